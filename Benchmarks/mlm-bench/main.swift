@@ -1,0 +1,1 @@
+print("mlm-bench: under construction")

@@ -1,0 +1,1 @@
+// Placeholder until the Checkpoint module lands; replaced by its owner.

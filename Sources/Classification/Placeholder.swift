@@ -1,0 +1,1 @@
+// Placeholder until the Classification module lands; replaced by its owner.

@@ -1,0 +1,1 @@
+// Placeholder until the Masking module lands; replaced by its owner.

@@ -1,0 +1,1 @@
+// Placeholder until the TensorKernels module lands; replaced by its owner.

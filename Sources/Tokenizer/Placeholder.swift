@@ -1,0 +1,1 @@
+// Placeholder until the Tokenizer module lands; replaced by its owner.

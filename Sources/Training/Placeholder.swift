@@ -1,0 +1,1 @@
+// Placeholder until the Training module lands; replaced by its owner.

@@ -1,0 +1,1 @@
+print("mlm-adapt: under construction")
