@@ -1,1 +1,0 @@
-print("mlm-bench: under construction")

@@ -1,1 +1,0 @@
-print("mlm-adapt: under construction")
