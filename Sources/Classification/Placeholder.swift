@@ -1,1 +1,0 @@
-// Placeholder until the Classification module lands; replaced by its owner.

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+@testable import Classification
+
+@Suite struct HeadKernelTests {
+    /// Loss of linear → weighted cross-entropy, in the head's own kernels.
+    func loss(x: [Float], weight: [Float], bias: [Float], labels: [Int32], classWeights: [Float]?, rows: Int, inFeatures: Int,
+              classes: Int) -> Double
+    {
+        var logits = [Float](repeating: 0, count: rows * classes), probabilities = logits
+        HeadKernels.linearForward(
+            x: x, rows: rows, inFeatures: inFeatures, weight: weight, bias: bias, outFeatures: classes, out: &logits)
+        return HeadKernels.softmaxCrossEntropy(
+            logits: logits, rows: rows, classes: classes, labels: labels, classWeights: classWeights,
+            probabilities: &probabilities, logitsGradient: nil
+        ).loss
+    }
+
+    @Test(arguments: [false, true])
+    func headGradientsMatchFiniteDifferences(weighted: Bool) {
+        let rows = 5, inFeatures = 7, classes = 3
+        var generator = SeededGenerator(seed: 42)
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } }
+        let x = random(rows * inFeatures), weight = random(classes * inFeatures), bias = random(classes)
+        // Row 3 is ignored, as a padding token in NER.
+        let labels: [Int32] = [0, 2, 1, HeadKernels.ignoredLabel, 2]
+        let classWeights: [Float]? = weighted ? [0.5, 2.0, 1.25] : nil
+
+        var logits = [Float](repeating: 0, count: rows * classes), probabilities = logits, logitsGradient = logits
+        HeadKernels.linearForward(
+            x: x, rows: rows, inFeatures: inFeatures, weight: weight, bias: bias, outFeatures: classes, out: &logits)
+        _ = HeadKernels.softmaxCrossEntropy(
+            logits: logits, rows: rows, classes: classes, labels: labels, classWeights: classWeights,
+            probabilities: &probabilities, logitsGradient: &logitsGradient)
+        var xGradient = [Float](repeating: 0, count: x.count)
+        var weightGradient = [Float](repeating: 0, count: weight.count), biasGradient = [Float](repeating: 0, count: classes)
+        HeadKernels.linearBackward(
+            x: x, rows: rows, inFeatures: inFeatures, weight: weight, outFeatures: classes, outGradient: logitsGradient,
+            inputGradient: &xGradient, weightGradient: &weightGradient, biasGradient: &biasGradient)
+
+        let step: Float = 1e-2
+        // Perturbs one entry of the parameter `which` (0 weight, 1 bias, 2 x) and returns the loss.
+        func perturbedLoss(_ which: Int, _ i: Int, _ delta: Float) -> Double {
+            var w = weight, b = bias, input = x
+            switch which {
+            case 0: w[i] += delta
+            case 1: b[i] += delta
+            default: input[i] += delta
+            }
+            return loss(x: input, weight: w, bias: b, labels: labels, classWeights: classWeights, rows: rows,
+                        inFeatures: inFeatures, classes: classes)
+        }
+        for (which, analytic, name) in [(0, weightGradient, "weight"), (1, biasGradient, "bias"), (2, xGradient, "x")] {
+            for i in analytic.indices {
+                let numeric = (perturbedLoss(which, i, step) - perturbedLoss(which, i, -step)) / Double(2 * step)
+                #expect(abs(numeric - Double(analytic[i])) < 2e-3 + 1e-2 * abs(numeric), "\(name)[\(i)]")
+            }
+        }
+        // Ignored rows pass no gradient back.
+        #expect(xGradient[(3 * inFeatures)..<(4 * inFeatures)].allSatisfy { $0 == 0 })
+    }
+
+    @Test func weightedLossIsPyTorchsWeightedMean() {
+        // Two rows, logits 0 everywhere: each NLL is log 3, so any weighting gives log 3.
+        var probabilities = [Float](repeating: 0, count: 6)
+        let uniform = HeadKernels.softmaxCrossEntropy(
+            logits: [0, 0, 0, 0, 0, 0], rows: 2, classes: 3, labels: [0, 2], classWeights: [3, 1, 1],
+            probabilities: &probabilities, logitsGradient: nil)
+        #expect(abs(uniform.loss - log(3)) < 1e-6)
+        // Row 0 certain and right (NLL≈0), row 1 NLL = log 3: weighted mean is w1·log3 / (w0 + w1).
+        let mixed = HeadKernels.softmaxCrossEntropy(
+            logits: [50, 0, 0, 0, 0, 0], rows: 2, classes: 3, labels: [0, 2], classWeights: [3, 1, 1],
+            probabilities: &probabilities, logitsGradient: nil)
+        #expect(abs(mixed.loss - log(3) / 4) < 1e-6)
+        #expect(mixed.counted == 2 && mixed.correct == 1)
+        #expect(HeadKernels.balancedClassWeights(labels: [0, 0, 0, 1], classes: 2) == [Float(4) / 6, 2])
+    }
+
+    @Test func dropoutKeepsTheExpectedShareAndScales() {
+        let count = 20_000
+        let x = [Float](repeating: 1, count: count)
+        var out = x, keep = [UInt8](repeating: 0, count: count)
+        HeadKernels.dropoutForward(x: x, count: count, probability: 0.1, seed: 7, keep: &keep, out: &out)
+        let kept = keep.reduce(0) { $0 + Int($1) }
+        // Binomial(20000, 0.9): sd ≈ 42, so ±250 is 6 sd.
+        #expect(abs(kept - 18_000) < 250)
+        #expect(out.allSatisfy { $0 == 0 || abs($0 - 1 / 0.9) < 1e-6 })
+        var again = x
+        HeadKernels.dropoutForward(x: x, count: count, probability: 0.1, seed: 7, keep: &keep, out: &again)
+        #expect(again == out)
+        var gradient = [Float](repeating: 1, count: count)
+        HeadKernels.dropoutBackward(gradient: &gradient, count: count, probability: 0.1, keep: keep)
+        #expect(gradient == out)
+    }
+}
+
+/// A small deterministic generator for test data.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
