@@ -1,0 +1,88 @@
+import Corpus
+
+/// A masked batch, row-major `[batchSize, seqLength]`, ready for the MLM forward pass.
+/// Allocate once and pass to every `mask(...)` call: buffers are reused, not reallocated.
+public struct MaskedBatch: Sendable {
+    public private(set) var batchSize: Int
+    public private(set) var seqLength: Int
+    /// Rows filled from the source batch; the rest is padding.
+    public internal(set) var rowCount: Int
+    /// Input ids after replacement (`[MASK]`, a random token, or unchanged).
+    public internal(set) var inputIds: [Int32]
+    /// The original id where a token is predicted, -100 elsewhere (HF's ignore index).
+    public internal(set) var labels: [Int32]
+    /// Flat `row * seqLength + column` of every predicted token, ascending.
+    public internal(set) var maskedPositions: [Int32]
+    /// Original ids at `maskedPositions`, in the same order.
+    public internal(set) var maskedLabels: [Int32]
+    /// Counts for this batch; add them up (`+=`) to report realised rates.
+    public internal(set) var stats: MaskingStats
+
+    public static let ignoreIndex: Int32 = -100
+
+    public init(batchSize: Int, seqLength: Int) {
+        self.batchSize = batchSize
+        self.seqLength = seqLength
+        rowCount = 0
+        inputIds = [Int32](repeating: 0, count: batchSize * seqLength)
+        labels = [Int32](repeating: Self.ignoreIndex, count: batchSize * seqLength)
+        maskedPositions = []
+        maskedPositions.reserveCapacity(batchSize * seqLength)
+        maskedLabels = []
+        maskedLabels.reserveCapacity(batchSize * seqLength)
+        stats = MaskingStats()
+    }
+
+    /// Matches the shape of `batch`; allocates only when the shape changes.
+    mutating func reshape(like batch: TokenBatch) {
+        if batch.batchSize != batchSize || batch.seqLength != seqLength {
+            self = MaskedBatch(batchSize: batch.batchSize, seqLength: batch.seqLength)
+        }
+    }
+}
+
+/// What a masking pass selected, so the trainer can report realised rates.
+public struct MaskingStats: Sendable, Equatable, Codable {
+    /// Non-special, non-padding tokens: the ones that could be selected.
+    public var eligibleTokens = 0
+    public var selectedTokens = 0
+    /// Selected tokens replaced by `[MASK]`, by a random token, or left unchanged.
+    public var maskTokens = 0
+    public var randomTokens = 0
+    public var keptTokens = 0
+    /// Words (runs of one word id) among the eligible tokens.
+    public var eligibleWords = 0
+    /// Words with every piece selected.
+    public var selectedWords = 0
+    /// Words with some but not all pieces selected (0 for whole-word and span masking).
+    public var partlySelectedWords = 0
+    /// Selected words whose pieces did not all get the same replacement (only with per-piece replacement).
+    public var mixedReplacementWords = 0
+    /// Span masking: spans placed and the words they cover.
+    public var spans = 0
+    public var spanWords = 0
+
+    public init() {}
+
+    public var selectionRate: Double { ratio(selectedTokens, eligibleTokens) }
+    public var maskFraction: Double { ratio(maskTokens, selectedTokens) }
+    public var randomFraction: Double { ratio(randomTokens, selectedTokens) }
+    public var keepFraction: Double { ratio(keptTokens, selectedTokens) }
+    public var meanSpanWords: Double { ratio(spanWords, spans) }
+
+    private func ratio(_ part: Int, _ whole: Int) -> Double { whole == 0 ? 0 : Double(part) / Double(whole) }
+
+    public static func += (total: inout MaskingStats, batch: MaskingStats) {
+        total.eligibleTokens += batch.eligibleTokens
+        total.selectedTokens += batch.selectedTokens
+        total.maskTokens += batch.maskTokens
+        total.randomTokens += batch.randomTokens
+        total.keptTokens += batch.keptTokens
+        total.eligibleWords += batch.eligibleWords
+        total.selectedWords += batch.selectedWords
+        total.partlySelectedWords += batch.partlySelectedWords
+        total.mixedReplacementWords += batch.mixedReplacementWords
+        total.spans += batch.spans
+        total.spanWords += batch.spanWords
+    }
+}

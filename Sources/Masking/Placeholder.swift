@@ -1,1 +1,0 @@
-// Placeholder until the Masking module lands; replaced by its owner.
