@@ -1,1 +1,0 @@
-// Placeholder until the Checkpoint module lands; replaced by its owner.
