@@ -1,0 +1,39 @@
+/// Every way a corpus can be unusable, each naming the file (and line where one applies).
+/// Invalid UTF-8 is not here: it is replaced with U+FFFD and reported in `CorpusStats`.
+public enum CorpusError: Error, CustomStringConvertible, Equatable {
+    case missingFile(path: String)
+    case noTextFiles(folder: String)
+    case globMatchedNothing(pattern: String)
+    case emptyCorpus(sources: [String], split: CorpusSplit)
+    case truncatedGzip(path: String)
+    case corruptGzip(path: String, detail: String)
+    case readFailed(path: String, detail: String)
+    case invalidOptions(String)
+    case batchShapeMismatch(expectedSeqLength: Int, got: Int)
+    case cursorMismatch(String)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let path):
+            return "corpus file not found: \(path)"
+        case .noTextFiles(let folder):
+            return "corpus folder contains no .txt or .gz files: \(folder)"
+        case .globMatchedNothing(let pattern):
+            return "corpus pattern matched no .txt or .gz files: \(pattern)"
+        case .emptyCorpus(let sources, let split):
+            return "corpus has no tokens in its \(split.rawValue) split: \(sources.joined(separator: ", "))"
+        case .truncatedGzip(let path):
+            return "gzip file ends before its compressed stream does (truncated?): \(path)"
+        case .corruptGzip(let path, let detail):
+            return "gzip file is corrupt: \(path): \(detail)"
+        case .readFailed(let path, let detail):
+            return "cannot read corpus file \(path): \(detail)"
+        case .invalidOptions(let detail):
+            return "invalid corpus options: \(detail)"
+        case .batchShapeMismatch(let expected, let got):
+            return "TokenBatch seqLength \(got) does not match the corpus maxSeqLength \(expected)"
+        case .cursorMismatch(let detail):
+            return "cannot resume the corpus from this cursor: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Splits a byte stream into lines (`\n` or `\r\n`) through one reusable buffer.
+final class LineReader {
+    /// A line longer than this is cut (at a UTF-8 character boundary) so memory stays bounded.
+    static let maxLineBytes = 16 << 20
+    private static let readSize = 1 << 20
+
+    let path: String
+    private let source: ByteReader
+    private var buffer: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Unconsumed bytes are `buffer[start..<end]`; `buffer[0]` is at uncompressed `bufferOffset`.
+    private var start = 0
+    private var end = 0
+    private var bufferOffset: Int64
+    private var sourceEnded = false
+    private(set) var nextLineNumber: Int
+
+    init(path: String, position: FilePosition) throws {
+        self.path = path
+        source = CorpusSources.isGzip(path)
+            ? try GzipFileReader(path: path, position: position)
+            : try PlainFileReader(path: path, position: position)
+        capacity = 2 * Self.readSize
+        buffer = .allocate(capacity: capacity)
+        bufferOffset = position.offset
+        nextLineNumber = position.lineNumber
+    }
+
+    deinit { buffer.deallocate() }
+
+    var atEnd: Bool { sourceEnded && start == end }
+
+    /// Where the next unread line starts.
+    var position: FilePosition {
+        let offset = bufferOffset + Int64(start)
+        let member = source.member(containing: offset)
+        return FilePosition(offset: offset, memberOffset: member.memberOffset,
+                            memberStart: member.memberStart, lineNumber: nextLineNumber)
+    }
+
+    /// The next line without its terminator (valid until the next call) and its 1-based number.
+    func nextLine() throws -> (bytes: UnsafeBufferPointer<UInt8>, number: Int)? {
+        while true {
+            let pending = end - start
+            if let newline = memchr(buffer + start, 0x0A, pending) {
+                let lineEnd = buffer.distance(to: newline.assumingMemoryBound(to: UInt8.self))
+                return takeLine(upTo: lineEnd, consuming: lineEnd + 1)
+            }
+            if sourceEnded {
+                return pending == 0 ? nil : takeLine(upTo: end, consuming: end)
+            }
+            if pending >= Self.maxLineBytes {
+                var cut = start + Self.maxLineBytes
+                while cut > start, buffer[cut] & 0xC0 == 0x80 { cut -= 1 }
+                return takeLine(upTo: cut, consuming: cut)
+            }
+            try fill()
+        }
+    }
+
+    private func takeLine(upTo lineEnd: Int, consuming next: Int) -> (bytes: UnsafeBufferPointer<UInt8>, number: Int) {
+        var contentEnd = lineEnd
+        if contentEnd > start, buffer[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+        let line = UnsafeBufferPointer(start: buffer + start, count: contentEnd - start)
+        start = next
+        nextLineNumber += 1
+        return (line, nextLineNumber - 1)
+    }
+
+    private func fill() throws {
+        if start > 0 {
+            memmove(buffer, buffer + start, end - start)
+            bufferOffset += Int64(start)
+            end -= start
+            start = 0
+        }
+        if capacity - end < Self.readSize {
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+            grown.update(from: buffer, count: end)
+            buffer.deallocate()
+            buffer = grown
+            capacity *= 2
+        }
+        let got = try source.read(into: buffer + end, count: capacity - end)
+        if got == 0 { sourceEnded = true } else { end += got }
+    }
+}
+
+/// Groups lines into documents (a line, or a run of non-blank lines), kept as raw bytes so the
+/// split hash needs no decoding and documents of the other split are never decoded.
+final class DocumentReader {
+    /// A document longer than this ends at the next line boundary; the rest becomes a new document.
+    static let maxDocumentBytes = 16 << 20
+
+    let lines: LineReader
+    private let mode: CorpusMode
+    private(set) var bytes: [UInt8] = []
+    /// Where each line starts in `bytes`, and its number in the file (for invalid UTF-8 reports).
+    private(set) var lineStarts: [Int] = []
+    private(set) var lineNumbers: [Int] = []
+
+    init(path: String, position: FilePosition, mode: CorpusMode) throws {
+        lines = try LineReader(path: path, position: position)
+        self.mode = mode
+    }
+
+    /// Reads the next document into `bytes`; false when the file has no more.
+    func next() throws -> Bool {
+        bytes.removeAll(keepingCapacity: true)
+        lineStarts.removeAll(keepingCapacity: true)
+        lineNumbers.removeAll(keepingCapacity: true)
+        while let line = try lines.nextLine() {
+            if isBlank(line.bytes) {
+                if !bytes.isEmpty { return true }
+                continue
+            }
+            if !bytes.isEmpty { bytes.append(0x0A) }
+            lineStarts.append(bytes.count)
+            lineNumbers.append(line.number)
+            bytes.append(contentsOf: line.bytes)
+            if mode == .lines || bytes.count >= Self.maxDocumentBytes { return true }
+        }
+        return !bytes.isEmpty
+    }
+
+    private func isBlank(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in line where !(byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)) { return false }
+        return true
+    }
+
+    /// The document as text; invalid UTF-8 becomes U+FFFD. Returns the numbers of the lines that
+    /// held invalid bytes (empty in the common case).
+    func decode() -> (text: String, invalidLines: [Int]) {
+        bytes.withUnsafeBufferPointer { all in
+            if isASCII(all) || String(validating: all, as: UTF8.self) != nil {
+                return (String(decoding: all, as: UTF8.self), [])
+            }
+            var invalid: [Int] = []
+            for (index, lineStart) in lineStarts.enumerated() {
+                let lineEnd = index + 1 < lineStarts.count ? lineStarts[index + 1] - 1 : all.count
+                if String(validating: UnsafeBufferPointer(rebasing: all[lineStart..<lineEnd]), as: UTF8.self) == nil {
+                    invalid.append(lineNumbers[index])
+                }
+            }
+            return (String(decoding: all, as: UTF8.self), invalid)
+        }
+    }
+
+    private func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var combined: UInt8 = 0
+        for byte in bytes { combined |= byte }
+        return combined < 0x80
+    }
+
+    /// FNV-1a over the document's bytes, then a 64-bit finalizer so every bit depends on every byte.
+    /// Pure byte arithmetic: the same on every run and machine.
+    func splitHash() -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        hash ^= hash >> 33
+        hash = hash &* 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 33
+        hash = hash &* 0xc4ce_b9fe_1a85_ec53
+        hash ^= hash >> 33
+        return hash
+    }
+}
