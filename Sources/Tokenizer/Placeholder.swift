@@ -1,1 +1,0 @@
-// Placeholder until the Tokenizer module lands; replaced by its owner.
