@@ -108,11 +108,13 @@ public struct BertConfig: Codable, Equatable, Sendable {
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(String)
     case shapeMismatch(String)
+    case invalidInput(String)
 
     public var description: String {
         switch self {
         case .invalidConfig(let m): return "invalid config: \(m)"
         case .shapeMismatch(let m): return "shape mismatch: \(m)"
+        case .invalidInput(let m): return "invalid input: \(m)"
         }
     }
 }

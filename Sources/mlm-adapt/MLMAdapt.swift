@@ -1,4 +1,5 @@
 import ArgumentParser
+import TensorKernels
 
 @main
 struct MLMAdapt: ParsableCommand {
@@ -9,4 +10,10 @@ struct MLMAdapt: ParsableCommand {
         subcommands: [
         ]
     )
+
+    /// Picks the fastest OpenBLAS kernel (may re-execute the process) before parsing the command line.
+    static func main() {
+        OpenBLASRuntime.ensureBestKernel()
+        main(nil)
+    }
 }

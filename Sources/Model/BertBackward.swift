@@ -1,0 +1,201 @@
+import TensorKernels
+
+extension BertModel {
+    /// Backward pass of the last `maskedLMForward`: accumulates every parameter's gradient of the mean
+    /// loss over the counted masked tokens into `gradients` (the tied decoder adds into the word embeddings).
+    public func maskedLMBackward(workspace: BertWorkspace) throws {
+        guard let transformWeight = offsets.transformWeight, let transformBias = offsets.transformBias,
+            let normWeight = offsets.transformNormWeight, let normBias = offsets.transformNormBias,
+            let decoderBias = offsets.decoderBias
+        else { throw ModelError.invalidInput("the parameter layout has no masked-LM head (cls.predictions.*)") }
+        guard workspace.currentBatch > 0 else { throw ModelError.invalidInput("maskedLMBackward before a forward pass") }
+        let m = workspace.currentMasked, h = config.hiddenSize, vocab = config.vocabSize
+        let t = workspace.currentBatch * workspace.currentSeq
+        let hiddenGradient = workspace.hiddenGradient.baseAddress!
+        hiddenGradient.update(repeating: 0, count: t * h)
+        if m > 0, workspace.maskedCount > 0 {
+            CrossEntropy.backward(
+                logits: workspace.logitsStorage, labels: workspace.maskedLabels, logSumExp: workspace.logSumExp,
+                rows: m, classes: vocab, scale: 1 / Float(workspace.maskedCount), gradient: workspace.logitsStorage)
+            Linear.backward(
+                outputGradient: workspace.logitsStorage, input: workspace.transformOutput,
+                weight: parameter(offsets.wordEmbeddings), inputGradient: workspace.gradientTransform,
+                accumulateInputGradient: false, weightGradient: gradientPointer(offsets.wordEmbeddings),
+                biasGradient: gradientPointer(decoderBias), rows: m, inFeatures: h, outFeatures: vocab)
+            LayerNorm.backward(
+                outputGradient: workspace.gradientTransform, input: workspace.transformActivated,
+                gamma: parameter(normWeight), mean: workspace.transformMean, rstd: workspace.transformRstd,
+                inputGradient: workspace.gradientMasked, accumulate: false,
+                gammaGradient: gradientPointer(normWeight), betaGradient: gradientPointer(normBias), rows: m, columns: h)
+            GELU.backward(
+                outputGradient: workspace.gradientMasked, input: workspace.transformPre,
+                inputGradient: workspace.gradientMasked, count: m * h)
+            Linear.backward(
+                outputGradient: workspace.gradientMasked, input: workspace.maskedHidden,
+                weight: parameter(transformWeight), inputGradient: workspace.gradientTransform,
+                accumulateInputGradient: false, weightGradient: gradientPointer(transformWeight),
+                biasGradient: gradientPointer(transformBias), rows: m, inFeatures: h, outFeatures: h)
+            Embedding.scatterAdd(
+                gradient: workspace.gradientTransform, indices: workspace.maskedPositions, count: m, columns: h,
+                tableGradient: hiddenGradient)
+        }
+        encoderBackward(hiddenGradient: UnsafeBufferPointer(workspace.hiddenGradient), workspace: workspace)
+    }
+
+    /// Backward of the last `poolerForward`: accumulates the pooler's gradients and returns
+    /// `workspace.hiddenGradient` set to the gradient with respect to the last hidden state (zero except
+    /// at each row's first token). Add token-level gradients to it if needed, then call `encoderBackward`.
+    @discardableResult
+    public func poolerBackward(
+        pooledGradient: UnsafeBufferPointer<Float>, workspace: BertWorkspace
+    ) throws -> UnsafeMutableBufferPointer<Float> {
+        guard let weight = offsets.poolerWeight, let bias = offsets.poolerBias else {
+            throw ModelError.invalidInput("the parameter layout has no pooler (bert.pooler.dense.*)")
+        }
+        let b = workspace.currentBatch, s = workspace.currentSeq, h = config.hiddenSize
+        guard pooledGradient.count >= b * h else {
+            throw ModelError.invalidInput("pooled gradient holds \(pooledGradient.count) values, need \(b * h)")
+        }
+        Tanh.backward(
+            outputGradient: pooledGradient.baseAddress!, output: workspace.pooled,
+            inputGradient: workspace.gradientPooled, count: b * h)
+        let hiddenGradient = workspace.hiddenGradient.baseAddress!
+        hiddenGradient.update(repeating: 0, count: b * s * h)
+        Linear.backward(
+            outputGradient: workspace.gradientPooled, input: workspace.poolerInput, weight: parameter(weight),
+            inputGradient: workspace.gradientPoolerInput,
+            accumulateInputGradient: false, weightGradient: gradientPointer(weight), biasGradient: gradientPointer(bias),
+            rows: b, inFeatures: h, outFeatures: h)
+        for row in 0..<b {
+            (hiddenGradient + row * s * h).update(from: workspace.gradientPoolerInput + row * h, count: h)
+        }
+        return UnsafeMutableBufferPointer(start: hiddenGradient, count: b * s * h)
+    }
+
+    /// Backward through the encoder from the gradient of the last hidden state `[B, S, H]`
+    /// (e.g. `workspace.hiddenGradient`), accumulating into `gradients`.
+    public func encoderBackward(hiddenGradient: UnsafeBufferPointer<Float>, workspace: BertWorkspace) {
+        let t = workspace.currentBatch * workspace.currentSeq, h = config.hiddenSize
+        let gradient = workspace.hiddenGradient.baseAddress!
+        if let source = hiddenGradient.baseAddress, source != UnsafePointer(gradient) {
+            gradient.update(from: source, count: min(hiddenGradient.count, t * h))
+        }
+        for l in stride(from: config.numHiddenLayers - 1, through: 0, by: -1) {
+            let input = l == 0 ? workspace.embeddingOutput : workspace.layers[l - 1].output
+            layerBackward(l, input: input, workspace: workspace)
+        }
+        embeddingsBackward(workspace)
+    }
+
+    /// On entry `hiddenGradient` holds the gradient of the layer output; on exit that of the layer input.
+    private func layerBackward(_ l: Int, input: UnsafePointer<Float>, workspace: BertWorkspace) {
+        let p = offsets.layers[l], a = workspace.layers[l]
+        let t = workspace.currentBatch * workspace.currentSeq, h = config.hiddenSize, inter = config.intermediateSize
+        let gradientOut = workspace.hiddenGradient.baseAddress!
+        let gradientSum = workspace.gradientSum, gradientBranch = workspace.gradientBranch
+        // Output LayerNorm: dR2, then the branch (through dropout) and the residual (into the attention output).
+        LayerNorm.backward(
+            outputGradient: gradientOut, input: a.outputSum, gamma: parameter(p.outputNormWeight), mean: a.outputMean,
+            rstd: a.outputRstd, inputGradient: gradientSum, accumulate: false,
+            gammaGradient: gradientPointer(p.outputNormWeight), betaGradient: gradientPointer(p.outputNormBias),
+            rows: t, columns: h)
+        hiddenDropout(workspace, site: DropoutSite.feedForwardOutput(layer: l))
+            .apply(gradientSum, into: gradientBranch, count: t * h)
+        Linear.backward(
+            outputGradient: gradientBranch, input: a.activated, weight: parameter(p.output),
+            inputGradient: workspace.gradientIntermediate, accumulateInputGradient: false,
+            weightGradient: gradientPointer(p.output), biasGradient: gradientPointer(p.outputBias), rows: t,
+            inFeatures: inter, outFeatures: h)
+        GELU.backward(
+            outputGradient: workspace.gradientIntermediate, input: a.intermediate,
+            inputGradient: workspace.gradientIntermediate, count: t * inter)
+        // gradientSum (the residual path) += dI · Wᵢ, giving d(attention output).
+        Linear.backward(
+            outputGradient: workspace.gradientIntermediate, input: a.attentionOutput, weight: parameter(p.intermediate),
+            inputGradient: gradientSum, accumulateInputGradient: true,
+            weightGradient: gradientPointer(p.intermediate), biasGradient: gradientPointer(p.intermediateBias),
+            rows: t, inFeatures: h, outFeatures: inter)
+        LayerNorm.backward(
+            outputGradient: gradientSum, input: a.attentionSum, gamma: parameter(p.attentionNormWeight),
+            mean: a.attentionMean, rstd: a.attentionRstd, inputGradient: gradientOut, accumulate: false,
+            gammaGradient: gradientPointer(p.attentionNormWeight), betaGradient: gradientPointer(p.attentionNormBias),
+            rows: t, columns: h)
+        hiddenDropout(workspace, site: DropoutSite.attentionOutput(layer: l))
+            .apply(gradientOut, into: gradientBranch, count: t * h)
+        Linear.backward(
+            outputGradient: gradientBranch, input: a.context, weight: parameter(p.attentionDense),
+            inputGradient: workspace.gradientContext, accumulateInputGradient: false,
+            weightGradient: gradientPointer(p.attentionDense), biasGradient: gradientPointer(p.attentionDenseBias),
+            rows: t, inFeatures: h, outFeatures: h)
+        attentionBackward(l, workspace: workspace)
+        // gradientOut holds the residual gradient into the layer input; add the Q/K/V paths.
+        Linear.backward(
+            outputGradient: workspace.gradientQuery, input: input, weight: parameter(p.query),
+            inputGradient: gradientOut, accumulateInputGradient: true, weightGradient: gradientPointer(p.query),
+            biasGradient: gradientPointer(p.queryBias), rows: t, inFeatures: h, outFeatures: h)
+        Linear.backward(
+            outputGradient: workspace.gradientKey, input: input, weight: parameter(p.key),
+            inputGradient: gradientOut, accumulateInputGradient: true, weightGradient: gradientPointer(p.key),
+            biasGradient: gradientPointer(p.keyBias), rows: t, inFeatures: h, outFeatures: h)
+        Linear.backward(
+            outputGradient: workspace.gradientValue, input: input, weight: parameter(p.value),
+            inputGradient: gradientOut, accumulateInputGradient: true, weightGradient: gradientPointer(p.value),
+            biasGradient: gradientPointer(p.valueBias), rows: t, inFeatures: h, outFeatures: h)
+    }
+
+    private func attentionBackward(_ l: Int, workspace: BertWorkspace) {
+        let a = workspace.layers[l]
+        let b = workspace.currentBatch, s = workspace.currentSeq, h = config.hiddenSize
+        let heads = config.numAttentionHeads, d = h / heads
+        let scale = 1 / Float(d).squareRoot()
+        let dropped = droppedProbabilities(l, workspace: workspace)
+        let dContext = workspace.gradientContext, dProbabilities = workspace.gradientProbabilities
+        for batch in 0..<b {
+            let rows = batch * s * h, scores = batch * heads * s * s
+            // dP' = dC · Vᵀ and dV = P'ᵀ · dC, per head.
+            Gemm.multiplyBatched(
+                count: heads, transposeA: false, transposeB: true, m: s, n: s, k: d,
+                a: dContext + rows, lda: h, strideA: d, b: a.value + rows, ldb: h, strideB: d,
+                beta: 0, c: dProbabilities + scores, ldc: s, strideC: s * s)
+            Gemm.multiplyBatched(
+                count: heads, transposeA: true, transposeB: false, m: s, n: d, k: s,
+                a: dropped + scores, lda: s, strideA: s * s, b: dContext + rows, ldb: h, strideB: d,
+                beta: 0, c: workspace.gradientValue + rows, ldc: h, strideC: d)
+        }
+        let count = b * heads * s * s
+        attentionDropout(workspace, layer: l).apply(dProbabilities, count: count)
+        AttentionSoftmax.backward(probabilities: a.probabilities, gradient: dProbabilities, rows: b * heads * s, columns: s)
+        for batch in 0..<b {
+            let rows = batch * s * h, scores = batch * heads * s * s
+            // dQ = scale · dS · K and dK = scale · dSᵀ · Q, per head.
+            Gemm.multiplyBatched(
+                count: heads, transposeA: false, transposeB: false, m: s, n: d, k: s, alpha: scale,
+                a: dProbabilities + scores, lda: s, strideA: s * s, b: a.key + rows, ldb: h, strideB: d,
+                beta: 0, c: workspace.gradientQuery + rows, ldc: h, strideC: d)
+            Gemm.multiplyBatched(
+                count: heads, transposeA: true, transposeB: false, m: s, n: d, k: s, alpha: scale,
+                a: dProbabilities + scores, lda: s, strideA: s * s, b: a.query + rows, ldb: h, strideB: d,
+                beta: 0, c: workspace.gradientKey + rows, ldc: h, strideC: d)
+        }
+    }
+
+    private func embeddingsBackward(_ workspace: BertWorkspace) {
+        let t = workspace.currentBatch * workspace.currentSeq, h = config.hiddenSize
+        let gradient = workspace.hiddenGradient.baseAddress!
+        hiddenDropout(workspace, site: DropoutSite.embeddings()).apply(gradient, count: t * h)
+        LayerNorm.backward(
+            outputGradient: gradient, input: workspace.embeddingSum, gamma: parameter(offsets.embeddingNormWeight),
+            mean: workspace.embeddingMean, rstd: workspace.embeddingRstd, inputGradient: workspace.gradientSum,
+            accumulate: false, gammaGradient: gradientPointer(offsets.embeddingNormWeight),
+            betaGradient: gradientPointer(offsets.embeddingNormBias), rows: t, columns: h)
+        Embedding.scatterAdd(
+            gradient: workspace.gradientSum, indices: workspace.inputIds, count: t, columns: h,
+            tableGradient: gradientPointer(offsets.wordEmbeddings))
+        Embedding.scatterAdd(
+            gradient: workspace.gradientSum, indices: workspace.tokenTypeIds, count: t, columns: h,
+            tableGradient: gradientPointer(offsets.tokenTypeEmbeddings))
+        Embedding.scatterAdd(
+            gradient: workspace.gradientSum, indices: workspace.positionIds, count: t, columns: h,
+            tableGradient: gradientPointer(offsets.positionEmbeddings))
+    }
+}

@@ -1,0 +1,153 @@
+import TensorKernels
+
+/// Offsets of one encoder layer's tensors inside the parameter (and gradient) arena.
+struct LayerOffsets {
+    let query, queryBias, key, keyBias, value, valueBias: Int
+    let attentionDense, attentionDenseBias, attentionNormWeight, attentionNormBias: Int
+    let intermediate, intermediateBias, output, outputBias, outputNormWeight, outputNormBias: Int
+}
+
+/// Offsets of the non-layer tensors; heads absent from the layout are nil.
+struct ModelOffsets {
+    let wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNormWeight, embeddingNormBias: Int
+    let layers: [LayerOffsets]
+    let poolerWeight, poolerBias: Int?
+    let transformWeight, transformBias, transformNormWeight, transformNormBias, decoderBias: Int?
+
+    init(layout: ParameterLayout) {
+        // Every name below is produced by ParameterLayout itself, so a missing one is a programming error.
+        func at(_ name: String) -> Int {
+            guard let tensor = layout[name] else { preconditionFailure("ParameterLayout has no \(name)") }
+            return tensor.offset
+        }
+        func optional(_ name: String) -> Int? { layout[name]?.offset }
+        wordEmbeddings = at("bert.embeddings.word_embeddings.weight")
+        positionEmbeddings = at("bert.embeddings.position_embeddings.weight")
+        tokenTypeEmbeddings = at("bert.embeddings.token_type_embeddings.weight")
+        embeddingNormWeight = at("bert.embeddings.LayerNorm.weight")
+        embeddingNormBias = at("bert.embeddings.LayerNorm.bias")
+        layers = (0..<layout.config.numHiddenLayers).map { l in
+            let p = "bert.encoder.layer.\(l)."
+            return LayerOffsets(
+                query: at(p + "attention.self.query.weight"), queryBias: at(p + "attention.self.query.bias"),
+                key: at(p + "attention.self.key.weight"), keyBias: at(p + "attention.self.key.bias"),
+                value: at(p + "attention.self.value.weight"), valueBias: at(p + "attention.self.value.bias"),
+                attentionDense: at(p + "attention.output.dense.weight"),
+                attentionDenseBias: at(p + "attention.output.dense.bias"),
+                attentionNormWeight: at(p + "attention.output.LayerNorm.weight"),
+                attentionNormBias: at(p + "attention.output.LayerNorm.bias"),
+                intermediate: at(p + "intermediate.dense.weight"), intermediateBias: at(p + "intermediate.dense.bias"),
+                output: at(p + "output.dense.weight"), outputBias: at(p + "output.dense.bias"),
+                outputNormWeight: at(p + "output.LayerNorm.weight"), outputNormBias: at(p + "output.LayerNorm.bias"))
+        }
+        poolerWeight = optional("bert.pooler.dense.weight")
+        poolerBias = optional("bert.pooler.dense.bias")
+        transformWeight = optional("cls.predictions.transform.dense.weight")
+        transformBias = optional("cls.predictions.transform.dense.bias")
+        transformNormWeight = optional("cls.predictions.transform.LayerNorm.weight")
+        transformNormBias = optional("cls.predictions.transform.LayerNorm.bias")
+        decoderBias = optional("cls.predictions.bias")
+    }
+}
+
+/// Inputs of one encoder pass: `[batchSize, seqLength]` row-major token ids, token type ids and
+/// attention mask (1 = real token, 0 = padding).
+public struct EncoderInputs {
+    public var batchSize: Int
+    public var seqLength: Int
+    public var inputIds: UnsafeBufferPointer<Int32>
+    public var tokenTypeIds: UnsafeBufferPointer<Int32>
+    public var attentionMask: UnsafeBufferPointer<UInt8>
+
+    public init(
+        batchSize: Int, seqLength: Int, inputIds: UnsafeBufferPointer<Int32>,
+        tokenTypeIds: UnsafeBufferPointer<Int32>, attentionMask: UnsafeBufferPointer<UInt8>
+    ) {
+        self.batchSize = batchSize; self.seqLength = seqLength
+        self.inputIds = inputIds; self.tokenTypeIds = tokenTypeIds; self.attentionMask = attentionMask
+    }
+}
+
+/// Loss and accuracy of one masked-LM forward pass.
+public struct MaskedLMResult: Equatable, Sendable {
+    /// Mean cross-entropy over the counted masked tokens (0 when there are none).
+    public var loss: Float
+    /// Masked tokens whose arg-max prediction equals the label.
+    public var correct: Int
+    /// Masked tokens with a label (labels < 0 are ignored).
+    public var count: Int
+}
+
+/// BERT encoder with optional MLM head and pooler, with explicit forward and backward passes over
+/// one contiguous parameter arena and one gradient arena laid out by `ParameterLayout`.
+public final class BertModel {
+    public let layout: ParameterLayout
+    public var config: BertConfig { layout.config }
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    public let gradients: UnsafeMutableBufferPointer<Float>
+    let offsets: ModelOffsets
+
+    public init(layout: ParameterLayout) {
+        self.layout = layout
+        parameters = Self.allocateArena(layout.totalCount)
+        gradients = Self.allocateArena(layout.totalCount)
+        offsets = ModelOffsets(layout: layout)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+    }
+
+    private static func allocateArena(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+        let pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+        pointer.initialize(repeating: 0, count: max(1, count))
+        return UnsafeMutableBufferPointer(start: pointer, count: count)
+    }
+
+    /// A parameter tensor by its HF name, viewing the arena (writes change the model).
+    public func tensor(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
+        guard let t = layout[name] else { return nil }
+        return UnsafeMutableBufferPointer(start: parameters.baseAddress! + t.offset, count: t.count)
+    }
+
+    /// The gradient of a parameter tensor by its HF name.
+    public func gradient(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
+        guard let t = layout[name] else { return nil }
+        return UnsafeMutableBufferPointer(start: gradients.baseAddress! + t.offset, count: t.count)
+    }
+
+    public func zeroGradients() {
+        let base = gradients.baseAddress!
+        Parallel.forEachRange(gradients.count, grain: 1 << 18) { range in
+            (base + range.lowerBound).update(repeating: 0, count: range.count)
+        }
+    }
+
+    /// BERT initialisation as HF `_init_weights`: weights and embeddings ~ N(0, initializer_range),
+    /// LayerNorm γ = 1 and β = 0, biases 0, and the padding token's word embedding 0.
+    public func initializeWeights(seed: UInt64) {
+        var generator = SplitMix64(seed: seed)
+        let std = Double(config.initializerRange)
+        let base = parameters.baseAddress!
+        base.update(repeating: 0, count: parameters.count)
+        for t in layout.tensors {
+            let values = base + t.offset
+            if t.name.contains("LayerNorm") {
+                if t.name.hasSuffix(".weight") { values.update(repeating: 1, count: t.count) }
+            } else if t.name.hasSuffix(".weight") {
+                for i in 0..<t.count { values[i] = Float(generator.nextGaussian() * std) }
+            }
+        }
+        let pad = config.padTokenId
+        if pad >= 0, pad < config.vocabSize {
+            (base + offsets.wordEmbeddings + pad * config.hiddenSize).update(repeating: 0, count: config.hiddenSize)
+        }
+    }
+
+    @inline(__always) func parameter(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.baseAddress! + offset }
+    @inline(__always) func gradientPointer(_ offset: Int) -> UnsafeMutablePointer<Float> {
+        gradients.baseAddress! + offset
+    }
+}

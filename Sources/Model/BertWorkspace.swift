@@ -1,0 +1,184 @@
+/// Hands out 64-byte-aligned slices of one allocation, sized in a first pass.
+struct ArenaPlan {
+    private(set) var count = 0
+    mutating func reserve(_ n: Int) -> Int {
+        let offset = count
+        count += (n + 15) / 16 * 16
+        return offset
+    }
+}
+
+/// Saved activations of one encoder layer.
+struct LayerActivations {
+    let query, key, value: UnsafeMutablePointer<Float>  // [T, H]
+    let probabilities: UnsafeMutablePointer<Float>  // [B, heads, S, S], before dropout
+    let context: UnsafeMutablePointer<Float>  // [T, H]
+    let attentionSum: UnsafeMutablePointer<Float>  // [T, H] residual + dropout(dense), the LayerNorm input
+    let attentionMean, attentionRstd: UnsafeMutablePointer<Float>  // [T]
+    let attentionOutput: UnsafeMutablePointer<Float>  // [T, H]
+    let intermediate: UnsafeMutablePointer<Float>  // [T, I] before GELU
+    let activated: UnsafeMutablePointer<Float>  // [T, I] after GELU
+    let outputSum: UnsafeMutablePointer<Float>  // [T, H]
+    let outputMean, outputRstd: UnsafeMutablePointer<Float>  // [T]
+    let output: UnsafeMutablePointer<Float>  // [T, H], the layer output
+}
+
+/// Every activation and scratch buffer for batches up to `batchSize × seqLength` tokens with up to
+/// `maxMaskedTokens` masked positions, allocated once so that a training step allocates nothing.
+public final class BertWorkspace {
+    public let batchSize: Int
+    public let seqLength: Int
+    public let maxMaskedTokens: Int
+    let config: BertConfig
+
+    private let floats: UnsafeMutableBufferPointer<Float>
+    private let integers: UnsafeMutableBufferPointer<Int32>
+    private let bytes: UnsafeMutableBufferPointer<UInt8>
+
+    // Shape and settings of the last forward pass (the backward pass reuses them).
+    var currentBatch = 0, currentSeq = 0, currentMasked = 0
+    var training = false
+    var dropoutSeed: UInt64 = 0
+    var maskedCount = 0
+
+    // Inputs, copied so the backward pass does not depend on the caller's buffers.
+    let inputIds, tokenTypeIds, positionIds: UnsafeMutablePointer<Int32>  // [T]
+    let attentionMask: UnsafeMutablePointer<UInt8>  // [T]
+
+    // Embeddings.
+    let embeddingSum: UnsafeMutablePointer<Float>  // [T, H] word + position + type
+    let embeddingMean, embeddingRstd: UnsafeMutablePointer<Float>
+    let embeddingOutput: UnsafeMutablePointer<Float>  // [T, H] after LayerNorm and dropout
+    let layers: [LayerActivations]
+
+    // Scratch shared by all layers.
+    let dense: UnsafeMutablePointer<Float>  // [T, H] projection output before dropout and residual
+    let droppedProbabilities: UnsafeMutablePointer<Float>  // [B, heads, S, S]
+    let gradientSum, gradientBranch, gradientContext: UnsafeMutablePointer<Float>  // [T, H]
+    let gradientQuery, gradientKey, gradientValue: UnsafeMutablePointer<Float>  // [T, H]
+    let gradientIntermediate: UnsafeMutablePointer<Float>  // [T, I]
+    let gradientProbabilities: UnsafeMutablePointer<Float>  // [B, heads, S, S]
+
+    /// Gradient of the loss with respect to the last hidden state `[B, S, H]`. The MLM head and the
+    /// pooler write it; classification heads may fill it directly and pass it to `encoderBackward`.
+    public let hiddenGradient: UnsafeMutableBufferPointer<Float>
+
+    // Masked-LM head, at the masked positions only.
+    let maskedPositions, maskedLabels: UnsafeMutablePointer<Int32>  // [M]
+    let maskedHidden, transformPre, transformActivated, transformOutput: UnsafeMutablePointer<Float>  // [M, H]
+    let transformMean, transformRstd, logSumExp, rowLoss: UnsafeMutablePointer<Float>  // [M]
+    let rowCorrect: UnsafeMutablePointer<UInt8>  // [M]
+    let logitsStorage: UnsafeMutablePointer<Float>  // [M, V]; holds the logits gradient after backward
+    let gradientMasked, gradientTransform: UnsafeMutablePointer<Float>  // [M, H]
+
+    // Pooler.
+    let poolerInput, pooled, gradientPooled, gradientPoolerInput: UnsafeMutablePointer<Float>  // [B, H]
+
+    public init(layout: ParameterLayout, batchSize: Int, seqLength: Int, maxMaskedTokens: Int) {
+        let config = layout.config
+        self.config = config
+        self.batchSize = max(1, batchSize)
+        self.seqLength = max(1, seqLength)
+        self.maxMaskedTokens = max(1, maxMaskedTokens)
+        let t = self.batchSize * self.seqLength, h = config.hiddenSize, i = config.intermediateSize
+        let attention = self.batchSize * config.numAttentionHeads * self.seqLength * self.seqLength
+        let m = self.maxMaskedTokens, v = config.vocabSize
+
+        var plan = ArenaPlan()
+        struct LayerPlan {
+            var q = 0, k = 0, v = 0, p = 0, c = 0, aSum = 0, aMean = 0, aRstd = 0, aOut = 0
+            var inter = 0, act = 0, oSum = 0, oMean = 0, oRstd = 0, out = 0
+        }
+        let embSum = plan.reserve(t * h), embMean = plan.reserve(t), embRstd = plan.reserve(t)
+        let embOut = plan.reserve(t * h)
+        var layerPlans: [LayerPlan] = []
+        for _ in 0..<config.numHiddenLayers {
+            var lp = LayerPlan()
+            lp.q = plan.reserve(t * h); lp.k = plan.reserve(t * h); lp.v = plan.reserve(t * h)
+            lp.p = plan.reserve(attention); lp.c = plan.reserve(t * h)
+            lp.aSum = plan.reserve(t * h); lp.aMean = plan.reserve(t); lp.aRstd = plan.reserve(t)
+            lp.aOut = plan.reserve(t * h)
+            lp.inter = plan.reserve(t * i); lp.act = plan.reserve(t * i)
+            lp.oSum = plan.reserve(t * h); lp.oMean = plan.reserve(t); lp.oRstd = plan.reserve(t)
+            lp.out = plan.reserve(t * h)
+            layerPlans.append(lp)
+        }
+        let denseOffset = plan.reserve(t * h), droppedOffset = plan.reserve(attention)
+        let gSum = plan.reserve(t * h), gBranch = plan.reserve(t * h), gContext = plan.reserve(t * h)
+        let gQ = plan.reserve(t * h), gK = plan.reserve(t * h), gV = plan.reserve(t * h)
+        let gInter = plan.reserve(t * i), gProbs = plan.reserve(attention)
+        let gHidden = plan.reserve(t * h)
+        let mHidden = plan.reserve(m * h), tPre = plan.reserve(m * h), tAct = plan.reserve(m * h)
+        let tOut = plan.reserve(m * h), tMean = plan.reserve(m), tRstd = plan.reserve(m)
+        let lse = plan.reserve(m), rLoss = plan.reserve(m), logitsOffset = plan.reserve(m * v)
+        let gMasked = plan.reserve(m * h), gTransform = plan.reserve(m * h)
+        let b = self.batchSize
+        let pIn = plan.reserve(b * h), pOut = plan.reserve(b * h), gPooled = plan.reserve(b * h)
+        let gPoolerIn = plan.reserve(b * h)
+
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: plan.count * MemoryLayout<Float>.stride, alignment: 64)
+        let base = raw.bindMemory(to: Float.self, capacity: plan.count)
+        base.initialize(repeating: 0, count: plan.count)
+        floats = UnsafeMutableBufferPointer(start: base, count: plan.count)
+        integers = UnsafeMutableBufferPointer.allocate(capacity: 3 * t + 2 * m)
+        integers.initialize(repeating: 0)
+        bytes = UnsafeMutableBufferPointer.allocate(capacity: t + m)
+        bytes.initialize(repeating: 0)
+
+        inputIds = integers.baseAddress!
+        tokenTypeIds = inputIds + t
+        positionIds = inputIds + 2 * t
+        maskedPositions = inputIds + 3 * t
+        maskedLabels = maskedPositions + m
+        attentionMask = bytes.baseAddress!
+        rowCorrect = attentionMask + t
+
+        embeddingSum = base + embSum; embeddingMean = base + embMean; embeddingRstd = base + embRstd
+        embeddingOutput = base + embOut
+        layers = layerPlans.map { lp in
+            LayerActivations(
+                query: base + lp.q, key: base + lp.k, value: base + lp.v, probabilities: base + lp.p,
+                context: base + lp.c, attentionSum: base + lp.aSum, attentionMean: base + lp.aMean,
+                attentionRstd: base + lp.aRstd, attentionOutput: base + lp.aOut, intermediate: base + lp.inter,
+                activated: base + lp.act, outputSum: base + lp.oSum, outputMean: base + lp.oMean,
+                outputRstd: base + lp.oRstd, output: base + lp.out)
+        }
+        dense = base + denseOffset; droppedProbabilities = base + droppedOffset
+        gradientSum = base + gSum; gradientBranch = base + gBranch; gradientContext = base + gContext
+        gradientQuery = base + gQ; gradientKey = base + gK; gradientValue = base + gV
+        gradientIntermediate = base + gInter; gradientProbabilities = base + gProbs
+        hiddenGradient = UnsafeMutableBufferPointer(start: base + gHidden, count: t * h)
+        maskedHidden = base + mHidden; transformPre = base + tPre; transformActivated = base + tAct
+        transformOutput = base + tOut; transformMean = base + tMean; transformRstd = base + tRstd
+        logSumExp = base + lse; rowLoss = base + rLoss; logitsStorage = base + logitsOffset
+        gradientMasked = base + gMasked; gradientTransform = base + gTransform
+        poolerInput = base + pIn; pooled = base + pOut; gradientPooled = base + gPooled
+        gradientPoolerInput = base + gPoolerIn
+    }
+
+    deinit {
+        floats.baseAddress.map { UnsafeMutableRawPointer($0).deallocate() }
+        integers.deallocate()
+        bytes.deallocate()
+    }
+
+    /// Bytes held by this workspace.
+    public var byteCount: Int { floats.count * 4 + integers.count * 4 + bytes.count }
+
+    /// Logits `[maskedCount, vocab]` at the masked positions from the last `maskedLMForward`
+    /// (overwritten by their gradient in `maskedLMBackward`).
+    public var logits: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: logitsStorage, count: currentMasked * config.vocabSize)
+    }
+
+    /// The last hidden state `[B, S, H]` of the last forward pass.
+    public var lastHiddenState: UnsafeBufferPointer<Float> {
+        let output = layers.last?.output ?? embeddingOutput
+        return UnsafeBufferPointer(start: output, count: currentBatch * currentSeq * config.hiddenSize)
+    }
+
+    /// The pooled `[CLS]` output `[B, H]` of the last `poolerForward`.
+    public var pooledOutput: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: pooled, count: currentBatch * config.hiddenSize)
+    }
+}

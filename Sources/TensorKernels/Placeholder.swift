@@ -1,1 +1,0 @@
-// Placeholder until the TensorKernels module lands; replaced by its owner.

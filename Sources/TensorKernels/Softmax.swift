@@ -1,0 +1,115 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Row softmax over attention scores `[batch, heads, queries, keys]` with a key padding mask.
+/// HF adds the dtype's most negative value at masked keys, which makes their probability exactly 0;
+/// a row whose keys are all masked then comes out uniform over all keys, and so does ours.
+public enum AttentionSoftmax {
+    public static func forward(
+        _ scores: UnsafeMutablePointer<Float>, keyMask: UnsafePointer<UInt8>,
+        batch: Int, heads: Int, queries: Int, keys: Int, keyMaskStride: Int
+    ) {
+        let rows = batch * heads * queries
+        Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: keys)) { range in
+            for r in range {
+                let b = r / (heads * queries)
+                let mask = keyMask + b * keyMaskStride
+                let row = scores + r * keys
+                var maximum = -Float.infinity
+                for j in 0..<keys where mask[j] != 0 { maximum = max(maximum, row[j]) }
+                if maximum == -Float.infinity {
+                    let uniform = 1 / Float(keys)
+                    for j in 0..<keys { row[j] = uniform }
+                    continue
+                }
+                var total: Float = 0
+                for j in 0..<keys {
+                    let e = mask[j] != 0 ? expf(row[j] - maximum) : 0
+                    row[j] = e
+                    total += e
+                }
+                let inv = 1 / total
+                for j in 0..<keys { row[j] *= inv }
+            }
+        }
+    }
+
+    /// In place: `gradient ← P ⊙ (gradient − Σ_j gradient·P)` (the softmax Jacobian-vector product).
+    public static func backward(
+        probabilities: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+    ) {
+        Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: columns)) { range in
+            for r in range {
+                let p = probabilities + r * columns, g = gradient + r * columns
+                var dot: Float = 0
+                for j in 0..<columns { dot += p[j] * g[j] }
+                for j in 0..<columns { g[j] = p[j] * (g[j] - dot) }
+            }
+        }
+    }
+}
+
+/// Softmax cross-entropy at selected rows of a logits matrix, with max subtraction.
+public enum CrossEntropy {
+    /// Labels below 0 (HF's -100) are ignored. Writes per-row log-sum-exp, loss and correctness;
+    /// returns the loss sum (Double), the number of correct argmax predictions and of counted rows.
+    public static func forward(
+        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, rows: Int, classes: Int,
+        logSumExp: UnsafeMutablePointer<Float>, rowLoss: UnsafeMutablePointer<Float>,
+        rowCorrect: UnsafeMutablePointer<UInt8>
+    ) -> (lossSum: Double, correct: Int, counted: Int) {
+        Parallel.forEachRange(rows, grain: max(1, 65_536 / max(1, classes))) { range in
+            for r in range {
+                let row = logits + r * classes
+                var maximum = row[0], argmax = 0
+                for j in 1..<classes where row[j] > maximum {
+                    maximum = row[j]
+                    argmax = j
+                }
+                var total: Double = 0
+                for j in 0..<classes { total += Double(expf(row[j] - maximum)) }
+                let lse = maximum + Float(log(total))
+                logSumExp[r] = lse
+                let label = Int(labels[r])
+                if label >= 0 {
+                    rowLoss[r] = lse - row[label]
+                    rowCorrect[r] = argmax == label ? 1 : 0
+                } else {
+                    rowLoss[r] = 0
+                    rowCorrect[r] = 0
+                }
+            }
+        }
+        var lossSum: Double = 0
+        var correct = 0, counted = 0
+        for r in 0..<rows where labels[r] >= 0 {
+            lossSum += Double(rowLoss[r])
+            correct += Int(rowCorrect[r])
+            counted += 1
+        }
+        return (lossSum, correct, counted)
+    }
+
+    /// `gradient = scale · (softmax(logits) − onehot(label))`; ignored rows get 0. May alias `logits`.
+    public static func backward(
+        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, logSumExp: UnsafePointer<Float>,
+        rows: Int, classes: Int, scale: Float, gradient: UnsafeMutablePointer<Float>
+    ) {
+        Parallel.forEachRange(rows, grain: max(1, 65_536 / max(1, classes))) { range in
+            for r in range {
+                let row = logits + r * classes, g = gradient + r * classes
+                let label = Int(labels[r])
+                if label < 0 {
+                    g.update(repeating: 0, count: classes)
+                    continue
+                }
+                let lse = logSumExp[r]
+                for j in 0..<classes { g[j] = scale * expf(row[j] - lse) }
+                g[label] -= scale
+            }
+        }
+    }
+}
