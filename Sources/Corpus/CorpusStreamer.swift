@@ -236,9 +236,10 @@ public final class CorpusStreamer {
     private func produceSequence() throws -> Bool {
         if sourceExhausted { return false }
         let capacity = options.maxSeqLength - 2
+        let (clsId, sepId, padId) = (tokenizer.clsId, tokenizer.sepId, tokenizer.padId)
         rowIds.removeAll(keepingCapacity: true)
         rowWordIds.removeAll(keepingCapacity: true)
-        rowIds.append(tokenizer.clsId)
+        rowIds.append(clsId)
         rowWordIds.append(-1)
         var used = 0
         var rowWord: Int32 = -1
@@ -256,7 +257,7 @@ public final class CorpusStreamer {
             if tokenIndex == 0, used > 0 {
                 // Only with crossDocuments: a [SEP] between documents, if a piece fits after it.
                 guard used + 1 < capacity else { break }
-                rowIds.append(tokenizer.sepId)
+                rowIds.append(sepId)
                 rowWordIds.append(-1)
                 used += 1
                 previousWord = Int32.min
@@ -264,12 +265,19 @@ public final class CorpusStreamer {
             let from = documentStart + tokenIndex
             let taken = min(documentEnd - from, capacity - used)
             for index in from..<(from + taken) {
+                let id = chunkIds[index]
+                // "[CLS]", "[SEP]" or "[PAD]" written in the text stay special: never masked, no word.
+                if id == clsId || id == sepId || id == padId {
+                    rowIds.append(id)
+                    rowWordIds.append(-1)
+                    continue
+                }
                 let word = chunkWordIds[index]
                 if word != previousWord {
                     rowWord += 1
                     previousWord = word
                 }
-                rowIds.append(chunkIds[index])
+                rowIds.append(id)
                 rowWordIds.append(rowWord)
             }
             used += taken
@@ -291,7 +299,7 @@ public final class CorpusStreamer {
             }
             return false
         }
-        rowIds.append(tokenizer.sepId)
+        rowIds.append(sepId)
         rowWordIds.append(-1)
         epochSequences += 1
         stats.sequences += 1

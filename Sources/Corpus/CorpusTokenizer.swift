@@ -1,3 +1,5 @@
+import Tokenizer
+
 /// What the streamer needs from a tokenizer: piece ids and word indices for a document, and the
 /// ids of the special tokens it frames rows with. `WordPieceTokenizer` is the real one; tests may
 /// use a toy. Called concurrently from several threads, hence `Sendable`.
@@ -8,6 +10,12 @@ public protocol CorpusTokenizer: Sendable {
     /// Appends the pieces of `text` (no special tokens) and, per piece, the index of the word it
     /// came from, counting from `firstWordId`; returns the next unused word index.
     func appendPieces(of text: Substring, ids: inout [Int32], wordIds: inout [Int32], firstWordId: Int32) -> Int32
+}
+
+extension WordPieceTokenizer: CorpusTokenizer {
+    public var clsId: Int32 { vocabulary.clsId }
+    public var sepId: Int32 { vocabulary.sepId }
+    public var padId: Int32 { vocabulary.padId }
 }
 
 /// Where something in the corpus is, for messages and stats.
