@@ -48,6 +48,7 @@ SAMPLE_LEGAL_TASK = {"train": 300, "dev": 60, "test": 60}
 SAMPLE_WNUT = {"train": 400, "dev": 80}
 
 WORD_RE = re.compile(r"[a-z0-9]+")
+LINE_BREAKS_OTHER_THAN_LF = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # str.splitlines() breaks there
 ALPHABETIC_WORD_RE = re.compile(r"[a-z]{2,}")  # for length limits: "GPL-2.0+" or a URL are not prose
 KEY_RE = re.compile(r"[a-z0-9][a-z0-9.+_-]*")
 EXPRESSION_OPERATORS = {"and", "or", "with"}
@@ -90,7 +91,7 @@ def split_front_matter(path):
 
 def clean_scancode_text(body):
     """Drops ScanCode's {{required phrase}} markers, trailing spaces and blank lines (document mode)."""
-    body = body.replace("{{", "").replace("}}", "")
+    body = LINE_BREAKS_OTHER_THAN_LF.sub(" ", body.replace("{{", "").replace("}}", ""))
     lines = [line.rstrip() for line in body.split("\n")]
     return "\n".join(line for line in lines if line.strip())
 
