@@ -8,6 +8,7 @@ struct MLMBench: ParsableCommand {
         abstract: "Release-build benchmarks, measured beside the reference libraries when installed.",
         // One line per benchmark; each lives in its own file.
         subcommands: [
+            TokenizerBenchmark.self,
         ]
     )
 
