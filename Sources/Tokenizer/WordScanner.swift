@@ -7,6 +7,14 @@ protocol PieceSink {
     static var tracksOffsets: Bool { get }
     /// One piece: its id, its word index and its range in Unicode scalars of the original text.
     mutating func append(id: Int32, word: Int32, start: Int, end: Int)
+    /// Whether the sink takes whole normalized words (`word(_:)`) instead of WordPiece pieces.
+    static var collectsWords: Bool { get }
+    mutating func word(_ utf8: UnsafeBufferPointer<UInt8>)
+}
+
+extension PieceSink {
+    static var collectsWords: Bool { false }
+    mutating func word(_ utf8: UnsafeBufferPointer<UInt8>) {}
 }
 
 struct IdSink: PieceSink {
@@ -228,7 +236,10 @@ struct WordScanner<Sink: PieceSink> {
     /// Ends the current word: WordPiece-splits it into the sink.
     @inline(__always) private mutating func flush() {
         guard charCount > 0 else { return }
-        if charCount > Self.maxCharsPerWord || !splitWord() {
+        if Sink.collectsWords {
+            // Words over the limit are not stored in full; they could only ever become [UNK].
+            if charCount <= Self.maxCharsPerWord { sink.word(UnsafeBufferPointer(start: word, count: byteCount)) }
+        } else if charCount > Self.maxCharsPerWord || !splitWord() {
             sink.append(id: unkId, word: wordId, start: firstOrigin, end: lastOrigin + 1)
         }
         wordId += 1
@@ -297,10 +308,16 @@ final class TokenizerTables: @unchecked Sendable {
     let casedASCIIBytes = UnsafeMutablePointer<UInt8>.allocate(capacity: 128)
     let uncasedASCIIBytes = UnsafeMutablePointer<UInt8>.allocate(capacity: 128)
 
-    init(vocabulary: Vocabulary) {
-        index = vocabulary.index
-        unkId = vocabulary.unkId
-        specialTokens = vocabulary.specialIds.sorted().map { SpecialToken(bytes: Array(vocabulary.token(of: $0).utf8), id: $0) }
+    convenience init(vocabulary: Vocabulary) {
+        self.init(
+            index: vocabulary.index, unkId: vocabulary.unkId,
+            specialTokens: vocabulary.specialIds.sorted().map { SpecialToken(bytes: Array(vocabulary.token(of: $0).utf8), id: $0) })
+    }
+
+    init(index: TokenIndex, unkId: Int32, specialTokens: [SpecialToken]) {
+        self.index = index
+        self.unkId = unkId
+        self.specialTokens = specialTokens
         for byte in 0..<128 {
             let kind = characters.kind(UInt32(byte))
             var uncasedByte = UInt32(byte)

@@ -8,6 +8,8 @@ struct MLMAdapt: ParsableCommand {
         abstract: "Domain-adaptive continued pretraining of BERT encoders on CPU.",
         // One line per subcommand; each lives in its own file.
         subcommands: [
+            TokenizeCommand.self,
+            VocabCommand.self,
         ]
     )
 

@@ -7,7 +7,8 @@ Swift tests do the same (String(decoding:as: UTF8.self)).
 Outputs (JSON lines, one per input line; offsets flattened as start, end, start, end, ...; word id -1 = none):
   golden_<vocab>_<input>.jsonl  ids, offsets, words, special (special-tokens mask), decoded, decoded_all
   golden_<vocab>_pairs.jsonl    pairs, truncation and padding cases with type ids and attention masks
-  golden_trainer_vocab.txt      HF WordPieceTrainer vocab trained on trainer_corpus.txt (see below)
+  golden_trainer_vocab.txt      HF WordPieceTrainer vocab (BertWordPieceTokenizer.train, uncased, 2,000 tokens,
+                                min_frequency 2, limit_alphabet 1000) trained on legal_sample.txt
 usage: python3 Tests/Fixtures/tokenizer/generate.py   (from the repository root)
 """
 import json
@@ -20,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 VOCABS = {"uncased": ("Vocab/bert-base-uncased.txt", True), "cased": ("Vocab/bert-base-cased.txt", False)}
 INPUTS = ["legal_sample", "edge_cases"]
+TRAINER_VOCAB_SIZE = 2000
 
 
 def read_lines(name):
@@ -100,6 +102,12 @@ def main() -> None:
         write_jsonl(f"golden_{vocab_name}_legal_sample.jsonl", single_records(tokenizer, legal, with_decode=False))
         write_jsonl(f"golden_{vocab_name}_edge_cases.jsonl", single_records(tokenizer, edge, with_decode=True))
         write_jsonl(f"golden_{vocab_name}_pairs.jsonl", pair_records(tokenizer, legal, edge))
+    trainer = BertWordPieceTokenizer(lowercase=True)
+    trainer.train([os.path.join(HERE, "legal_sample.txt")], vocab_size=TRAINER_VOCAB_SIZE, min_frequency=2,
+                  limit_alphabet=1000, show_progress=False)
+    vocab = sorted(trainer.get_vocab().items(), key=lambda item: item[1])
+    with open(os.path.join(HERE, "golden_trainer_vocab.txt"), "w", encoding="utf-8") as out:
+        out.write("".join(f"{token}\n" for token, _ in vocab))
     print(f"goldens written with tokenizers {tokenizers.__version__}")
 
 

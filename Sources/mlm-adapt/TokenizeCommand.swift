@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Tokenizer
+
+/// Prints, for each input line, a JSON object with tokens, ids, offsets (Unicode scalars) and word ids.
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Tokenize text lines with a WordPiece vocabulary and print JSON lines.",
+        discussion: """
+            Reads FILE (or standard input), splits it on newlines, decodes invalid UTF-8 as U+FFFD and prints one \
+            JSON object per line: {"tokens", "ids", "offsets" ([start, end) in Unicode scalars), "word_ids" \
+            (null for special tokens)}, as HF tokenizers' BertWordPieceTokenizer would.
+            """)
+
+    @Option(help: "vocab.txt of the model (one token per line).")
+    var vocab: String
+    @Flag(help: "Keep case and accents (for cased vocabularies).")
+    var cased = false
+    @Flag(help: "Do not add [CLS] and [SEP].")
+    var noSpecialTokens = false
+    @Argument(help: "Text file to tokenize (standard input when omitted).")
+    var file: String?
+
+    func run() throws {
+        let vocabulary: Vocabulary
+        do {
+            vocabulary = try Vocabulary(contentsOf: URL(fileURLWithPath: vocab))
+        } catch {
+            throw TokenizerCommandError("bad vocabulary: \(error)")
+        }
+        let tokenizer = WordPieceTokenizer(vocabulary: vocabulary, lowercase: !cased)
+        let data: Data
+        if let file {
+            guard let contents = FileManager.default.contents(atPath: file) else {
+                throw TokenizerCommandError("cannot read \(file)")
+            }
+            data = contents
+        } else {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        }
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var output = Data()
+        for line in lines {
+            let encoding = tokenizer.encode(String(decoding: line, as: UTF8.self), addSpecialTokens: !noSpecialTokens)
+            let record = TokenizedLine(
+                tokens: encoding.tokens, ids: encoding.ids,
+                offsets: encoding.offsets.map { [$0.lowerBound, $0.upperBound] }, word_ids: encoding.wordIds)
+            output.append(try encoder.encode(record))
+            output.append(UInt8(ascii: "\n"))
+            if output.count > 1 << 16 {
+                FileHandle.standardOutput.write(output)
+                output.removeAll(keepingCapacity: true)
+            }
+        }
+        FileHandle.standardOutput.write(output)
+    }
+}
+
+private struct TokenizedLine: Encodable {
+    let tokens: [String]
+    let ids: [Int32]
+    let offsets: [[Int]]
+    let word_ids: [Int32?]
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(tokens, forKey: .tokens)
+        try container.encode(ids, forKey: .ids)
+        try container.encode(offsets, forKey: .offsets)
+        // Explicit nulls for special tokens, as Python's json prints None.
+        var words = container.nestedUnkeyedContainer(forKey: .word_ids)
+        for word in word_ids {
+            if let word { try words.encode(word) } else { try words.encodeNil() }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case tokens, ids, offsets, word_ids }
+}
+
+/// A user-facing failure: ArgumentParser prints "Error: <message>" and exits with status 1.
+struct TokenizerCommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
