@@ -9,6 +9,7 @@ struct MLMBench: ParsableCommand {
         // One line per benchmark; each lives in its own file.
         subcommands: [
             TokenizerBenchmark.self,
+            CheckpointBenchmark.self,
         ]
     )
 

@@ -8,13 +8,23 @@ import Foundation
 /// member's total length) so that a reader can find every member without inflating and
 /// inflate them in parallel too; files from other tools are read member by member.
 public enum Gzip {
+    public enum Strategy: Sendable, Equatable {
+        /// LZ77 matching plus Huffman coding (zlib's default strategy).
+        case standard
+        /// Huffman coding only: float weights have almost no repeated strings, so this keeps
+        /// nearly all the gain (the exponent bytes' entropy) at a fraction of the time.
+        case huffmanOnly
+        var zlibValue: Int32 { self == .standard ? Z_DEFAULT_STRATEGY : Z_HUFFMAN_ONLY }
+    }
+
     public struct Options: Sendable, Equatable {
-        /// zlib level 0...9; see FORMAT.md for the measurement behind the default.
+        /// zlib level 0...9 (the default Huffman-only strategy ignores it); see FORMAT.md for the measurement.
         public var level: Int32
+        public var strategy: Strategy
         /// Uncompressed bytes per member; each is one unit of parallel work.
         public var chunkSize: Int
-        public init(level: Int32 = 1, chunkSize: Int = 4 << 20) {
-            self.level = level; self.chunkSize = max(chunkSize, 1 << 16)
+        public init(level: Int32 = 1, strategy: Strategy = .huffmanOnly, chunkSize: Int = 4 << 20) {
+            self.level = level; self.strategy = strategy; self.chunkSize = max(chunkSize, 1 << 16)
         }
     }
 
@@ -31,7 +41,7 @@ public enum Gzip {
             let start = index * options.chunkSize
             let end = min(start + options.chunkSize, source.buffer.count)
             let chunk = UnsafeRawBufferPointer(rebasing: source.buffer[start..<end])
-            members[index] = Result { try deflateMember(chunk, level: options.level) }
+            members[index] = Result { try deflateMember(chunk, options: options) }
         }
         var output: [UInt8] = []
         output.reserveCapacity(members.values.reduce(0) { $0 + ((try? $1?.get().count) ?? 0) })
@@ -67,10 +77,11 @@ public enum Gzip {
 
     // MARK: - Writing one member
 
-    private static func deflateMember(_ chunk: UnsafeRawBufferPointer, level: Int32) throws -> [UInt8] {
+    private static func deflateMember(_ chunk: UnsafeRawBufferPointer, options: Options) throws -> [UInt8] {
+        let level = options.level
         var stream = z_stream()
         // Raw deflate (negative window bits): the gzip framing is written here, with the length field.
-        guard deflateInit2_(&stream, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY,
+        guard deflateInit2_(&stream, level, Z_DEFLATED, -MAX_WBITS, 8, options.strategy.zlibValue,
                             ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
         else { throw GzipFailure.compression("deflateInit2 failed for level \(level)") }
         defer { deflateEnd(&stream) }

@@ -10,6 +10,9 @@ struct MLMAdapt: ParsableCommand {
         subcommands: [
             TokenizeCommand.self,
             VocabCommand.self,
+            ImportCommand.self,
+            ExportCommand.self,
+            InspectCommand.self,
         ]
     )
 

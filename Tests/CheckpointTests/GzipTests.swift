@@ -13,8 +13,10 @@ import Testing
     @Test(arguments: [0, 1, chunk - 1, chunk, chunk + 1, 5 * chunk + 123])
     func roundTrip(size: Int) throws {
         let input = Self.sample(size)
-        for level: Int32 in [1, 6] {
-            let compressed = try Gzip.compress(input, options: Gzip.Options(level: level, chunkSize: Self.chunk))
+        let strategies: [(Int32, Gzip.Strategy)] = [(1, .huffmanOnly), (1, .standard), (6, .standard)]
+        for (level, strategy) in strategies {
+            let options = Gzip.Options(level: level, strategy: strategy, chunkSize: Self.chunk)
+            let compressed = try Gzip.compress(input, options: options)
             #expect(Gzip.isGzip(compressed))
             #expect(try Gzip.decompress(compressed, source: "mem.gz") == input)
         }

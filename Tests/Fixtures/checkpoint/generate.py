@@ -4,8 +4,8 @@
 Run from anywhere: python3 Tests/Fixtures/checkpoint/generate.py
 Outputs, beside this script (all tiny: hidden 32, vocab 100):
   tiny-mlm/       BertForMaskedLM.save_pretrained, F32, with vocab.txt, tokenizer files,
-                  and golden.safetensors (every state-dict tensor in F32, plus input_ids and
-                  masked-position logits from the eval-mode forward for Model tests).
+                  and golden.safetensors (every state-dict tensor in F32, plus input_ids, attention_mask,
+                  masked_positions (flat b*S+s) and masked-position logits from the eval-mode forward for Model tests).
   tiny-mlm-f16/   the same weights saved in float16, with expected_f32.safetensors (torch's F16→F32).
   tiny-mlm-bf16/  likewise in bfloat16.
   tiny-st/        BertModel (sentence-transformers naming: no `bert.` prefix, pooler, no MLM head).
@@ -72,6 +72,7 @@ with torch.no_grad():
 masked = (input_ids == 4).nonzero()
 golden = {k: v.detach().clone().contiguous() for k, v in mlm.state_dict().items()}
 golden["input_ids"] = input_ids.to(torch.int64)
+golden["attention_mask"] = attention.to(torch.int64)
 golden["masked_positions"] = (masked[:, 0] * input_ids.shape[1] + masked[:, 1]).to(torch.int64)
 golden["masked_logits"] = logits[masked[:, 0], masked[:, 1]].contiguous()
 save_file(golden, os.path.join(path, "golden.safetensors"))
