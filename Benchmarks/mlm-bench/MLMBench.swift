@@ -10,6 +10,7 @@ struct MLMBench: ParsableCommand {
         subcommands: [
             TokenizerBenchmark.self,
             CheckpointBenchmark.self,
+            MaskingBenchmark.self,
         ]
     )
 

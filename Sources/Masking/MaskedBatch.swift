@@ -9,7 +9,8 @@ public struct MaskedBatch: Sendable {
     public internal(set) var rowCount: Int
     /// Input ids after replacement (`[MASK]`, a random token, or unchanged).
     public internal(set) var inputIds: [Int32]
-    /// The original id where a token is predicted, -100 elsewhere (HF's ignore index).
+    /// The original id where a token is predicted, -100 elsewhere (HF's ignore index). Read-only
+    /// outside the module, so masking resets just the previous batch's positions, not every label.
     public internal(set) var labels: [Int32]
     /// Flat `row * seqLength + column` of every predicted token, ascending.
     public internal(set) var maskedPositions: [Int32]
@@ -50,11 +51,12 @@ public struct MaskingStats: Sendable, Equatable, Codable {
     public var maskTokens = 0
     public var randomTokens = 0
     public var keptTokens = 0
+    /// Word counts below are kept by whole-word and span masking; token masking leaves them 0.
     /// Words (runs of one word id) among the eligible tokens.
     public var eligibleWords = 0
     /// Words with every piece selected.
     public var selectedWords = 0
-    /// Words with some but not all pieces selected (0 for whole-word and span masking).
+    /// Words with some but not all pieces selected: always 0, the whole-word guarantee, checked.
     public var partlySelectedWords = 0
     /// Selected words whose pieces did not all get the same replacement (only with per-piece replacement).
     public var mixedReplacementWords = 0

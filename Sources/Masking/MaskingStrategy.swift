@@ -43,100 +43,90 @@ enum Fate {
     static let keep: UInt8 = 3
 }
 
-/// Scratch buffers, replacement rule and bookkeeping shared by the strategies.
-final class MaskingCore {
-    let options: MaskingOptions
-    let vocabulary: MaskingVocabulary
-    let selectThreshold: UInt64
-    private let maskThreshold: UInt64
-    private let randomThreshold: UInt64
-    let rowCap: Int
-
-    // Per row, `rowCapacity` entries each.
-    private(set) var rowCapacity = 0
+/// Per-row scratch. `let` pointers, so hot loops pay no exclusivity checks; a longer row gets a new one.
+final class RowScratch {
+    let capacity: Int
     /// Fate of each column of the current row; reset to `Fate.none` as the row is emitted.
-    private(set) var fates = UnsafeMutablePointer<UInt8>.allocate(capacity: 0)
-    private(set) var eligible = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private(set) var wordStart = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private(set) var wordLength = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private(set) var wordOrder = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private(set) var wordTaken = UnsafeMutablePointer<UInt8>.allocate(capacity: 0)
+    let fates: UnsafeMutablePointer<UInt8>
+    let eligible: UnsafeMutablePointer<Int32>
+    let wordStart: UnsafeMutablePointer<Int32>
+    let wordLength: UnsafeMutablePointer<Int32>
+    let wordOrder: UnsafeMutablePointer<Int32>
+    let wordTaken: UnsafeMutablePointer<UInt8>
+    /// One bit per column, 64 columns a word: set where the token is eligible.
+    let eligibleBits: UnsafeMutablePointer<UInt64>
 
-    // Per batch: the masked positions and labels gathered before they are copied out.
-    private var batchCapacity = 0
-    private var positions = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private var positionLabels = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private var selectedCount = 0
-    var stats = MaskingStats()
-
-    init(options: MaskingOptions, vocabulary: MaskingVocabulary) throws(MaskingError) {
-        try options.validate()
-        self.options = options
-        self.vocabulary = vocabulary
-        selectThreshold = probabilityThreshold(options.probability)
-        maskThreshold = probabilityThreshold(options.maskRatio)
-        randomThreshold = probabilityThreshold(options.maskRatio + options.randomRatio)
-        rowCap = options.maxPredictionsPerSeq ?? Int.max
+    init(capacity: Int) {
+        self.capacity = capacity
+        // Rounded up to whole 8-byte blocks, which `emitRow` reads at once; the tail stays zero.
+        let fateBytes = (capacity + 7) / 8 * 8
+        fates = .allocate(capacity: fateBytes)
+        fates.initialize(repeating: Fate.none, count: fateBytes)
+        eligible = .allocate(capacity: capacity)
+        wordStart = .allocate(capacity: capacity)
+        wordLength = .allocate(capacity: capacity)
+        wordOrder = .allocate(capacity: capacity)
+        wordTaken = .allocate(capacity: capacity)
+        eligibleBits = .allocate(capacity: (capacity + 63) / 64)
     }
 
     deinit {
-        for buffer in [eligible, wordStart, wordLength, wordOrder, positions, positionLabels] { buffer.deallocate() }
         fates.deallocate()
+        eligible.deallocate()
+        wordStart.deallocate()
+        wordLength.deallocate()
+        wordOrder.deallocate()
         wordTaken.deallocate()
+        eligibleBits.deallocate()
     }
 
-    private func reserve(seqLength: Int, tokens: Int) {
-        if seqLength > rowCapacity {
-            for buffer in [eligible, wordStart, wordLength, wordOrder] { buffer.deallocate() }
-            fates.deallocate()
-            wordTaken.deallocate()
-            fates = .allocate(capacity: seqLength)
-            fates.initialize(repeating: Fate.none, count: seqLength)
-            eligible = .allocate(capacity: seqLength)
-            wordStart = .allocate(capacity: seqLength)
-            wordLength = .allocate(capacity: seqLength)
-            wordOrder = .allocate(capacity: seqLength)
-            wordTaken = .allocate(capacity: seqLength)
-            rowCapacity = seqLength
-        }
-        if tokens > batchCapacity {
-            positions.deallocate()
-            positionLabels.deallocate()
-            positions = .allocate(capacity: tokens)
-            positionLabels = .allocate(capacity: tokens)
-            batchCapacity = tokens
-        }
-    }
-
-    /// Row target under the exact budget: round(p·n), at least 1, at most the cap.
+    /// Fills `eligibleBits` for the row, eight columns per step; returns the number of eligible tokens.
     @inline(__always)
-    func exactTarget(eligibleTokens n: Int) -> Int {
-        guard n > 0 else { return 0 }
-        return min(max(1, Int((options.probability * Double(n)).rounded())), rowCap)
+    func collectEligibleBits(_ row: RowView) -> Int {
+        var total = 0
+        for block in 0..<((row.length + 63) / 64) {
+            let start = block * 64, end = min(start + 64, row.length)
+            var bits: UInt64 = 0
+            var column = start
+            while column + 8 <= end {
+                let attention = loadBytes(row.attention + column), special = loadBytes(row.special + column)
+                let eligibleBytes = nonzeroBytes(attention) & ~nonzeroBytes(special)
+                // Gathers the top bit of each byte into one byte, column order kept.
+                let eightColumns = ((eligibleBytes >> 7) &* 0x0102_0408_1020_4080) >> 56
+                bits |= eightColumns << UInt64(column - start)
+                column += 8
+            }
+            while column < end {
+                if row.isEligible(column) { bits |= 1 << UInt64(column - start) }
+                column += 1
+            }
+            eligibleBits[block] = bits
+            total += bits.nonzeroBitCount
+        }
+        return total
     }
 
     @inline(__always)
-    func drawFate(_ rng: inout Xoshiro256StarStar) -> UInt8 {
-        let u = rng.unit53()
-        return u < maskThreshold ? Fate.mask : (u < randomThreshold ? Fate.random : Fate.keep)
+    private func loadBytes(_ pointer: UnsafePointer<UInt8>) -> UInt64 {
+        UInt64(littleEndian: UnsafeRawPointer(pointer).loadUnaligned(as: UInt64.self))
     }
 
-    /// Gathers the row's eligible columns into `eligible`; returns their count.
+    /// The top bit of each byte set where that byte is nonzero.
     @inline(__always)
-    func collectEligible(_ row: RowView) -> Int {
-        var count = 0
-        for column in 0..<row.length where row.isEligible(column) {
-            eligible[count] = Int32(truncatingIfNeeded: column)
-            count += 1
-        }
-        return count
+    private func nonzeroBytes(_ bytes: UInt64) -> UInt64 {
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        return (((bytes & low7) &+ low7) | bytes) & 0x8080_8080_8080_8080
+    }
+
+    @inline(__always)
+    func isEligibleBit(_ column: Int) -> Bool {
+        eligibleBits[column >> 6] >> UInt64(column & 63) & 1 != 0
     }
 
     /// Gathers the row's words into `wordStart`/`wordLength`: runs of one word id over consecutive
-    /// eligible columns (an eligible token without a word id is a word of its own). Returns
-    /// (words, eligible tokens).
+    /// eligible columns (an eligible token without a word id is a word of its own).
     @inline(__always)
-    func collectWords(_ row: RowView) -> (words: Int, tokens: Int) {
+    func collectWords(_ row: RowView) -> (tokens: Int, words: Int) {
         var words = 0, tokens = 0
         var previousWord: Int32 = -1, previousColumn = -2
         for column in 0..<row.length where row.isEligible(column) {
@@ -152,79 +142,154 @@ final class MaskingCore {
             previousColumn = column
             tokens += 1
         }
-        return (words, tokens)
+        return (tokens, words)
+    }
+}
+
+/// Masked positions and labels of one batch, gathered before they are copied out.
+final class BatchScratch {
+    let capacity: Int
+    let positions: UnsafeMutablePointer<Int32>
+    let labels: UnsafeMutablePointer<Int32>
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        positions = .allocate(capacity: capacity)
+        labels = .allocate(capacity: capacity)
     }
 
-    /// Selects word `index`: one fate for all its pieces, or one each with `perPieceReplacement`.
+    deinit {
+        positions.deallocate()
+        labels.deallocate()
+    }
+}
+
+/// Replacement rule, budgets and the batch loop shared by the strategies.
+final class MaskingCore {
+    let options: MaskingOptions
+    let vocabulary: MaskingVocabulary
+    let rowCap: Int
+    private let maskThreshold: UInt64
+    private let randomThreshold: UInt64
+    private let perPiece: Bool
+    private var rowScratch = RowScratch(capacity: 0)
+    private var batchScratch = BatchScratch(capacity: 0)
+
+    init(options: MaskingOptions, vocabulary: MaskingVocabulary) throws(MaskingError) {
+        try options.validate()
+        self.options = options
+        self.vocabulary = vocabulary
+        maskThreshold = probabilityThreshold(options.maskRatio)
+        randomThreshold = probabilityThreshold(options.maskRatio + options.randomRatio)
+        rowCap = options.maxPredictionsPerSeq ?? Int.max
+        perPiece = options.perPieceReplacement
+    }
+
+    /// Row target under the exact budget: round(p·n), at least 1, at most the cap.
     @inline(__always)
-    func selectWord(_ index: Int, fate: UInt8, rng: inout Xoshiro256StarStar) {
-        let start = Int(wordStart[index]), end = start + Int(wordLength[index])
-        if options.perPieceReplacement {
-            for column in start..<end { fates[column] = drawFate(&rng) }
+    func exactTarget(eligibleTokens n: Int) -> Int {
+        guard n > 0 else { return 0 }
+        return min(max(1, Int((options.probability * Double(n)).rounded())), rowCap)
+    }
+
+    @inline(__always)
+    func drawFate(_ rng: inout Xoshiro256StarStar) -> UInt8 {
+        let u = rng.unit53()
+        return u < maskThreshold ? Fate.mask : (u < randomThreshold ? Fate.random : Fate.keep)
+    }
+
+    /// Selects word `index` of `scratch`: one fate for all its pieces, or one each with
+    /// `perPieceReplacement`.
+    @inline(__always)
+    func selectWord(_ index: Int, scratch: RowScratch, rng: inout Xoshiro256StarStar) {
+        let start = Int(scratch.wordStart[index]), end = start + Int(scratch.wordLength[index])
+        selectColumns(start..<end, fate: drawFate(&rng), scratch: scratch, rng: &rng)
+    }
+
+    @inline(__always)
+    func selectColumns(_ columns: Range<Int>, fate: UInt8, scratch: RowScratch, rng: inout Xoshiro256StarStar) {
+        if perPiece {
+            for column in columns { scratch.fates[column] = drawFate(&rng) }
         } else {
-            for column in start..<end { fates[column] = fate }
+            for column in columns { scratch.fates[column] = fate }
         }
     }
 
     /// Applies the row's fates to the output, records positions and labels, counts stats, and
     /// clears the fates for the next row.
     @inline(__always)
-    func emitRow(
-        _ row: RowView, rowOffset: Int, outIds: UnsafeMutablePointer<Int32>, labels: UnsafeMutablePointer<Int32>,
-        rng: inout Xoshiro256StarStar
+    private func emitRow(
+        _ row: RowView, countsWords: Bool, rowOffset: Int, scratch: RowScratch, batch: BatchScratch,
+        selectedCount: inout Int, outIds: UnsafeMutablePointer<Int32>, labels: UnsafeMutablePointer<Int32>,
+        replacements: UnsafeBufferPointer<Int32>, rng: inout Xoshiro256StarStar, stats: inout MaskingStats
     ) {
-        let replacements = vocabulary.replacementIds
         let maskId = vocabulary.maskId
-        var previousWord: Int32 = -1, previousColumn = -2
-        var pieces = 0, selectedPieces = 0, firstFate = Fate.none, mixed = false
-        replacements.withUnsafeBufferPointer { replacementIds in
-            for column in 0..<row.length where row.isEligible(column) {
-                stats.eligibleTokens += 1
-                let word = row.wordIds[column]
-                let continuesWord = word >= 0 && word == previousWord && column == previousColumn + 1
-                if !continuesWord {
-                    closeWord(pieces: pieces, selected: selectedPieces, mixed: mixed)
-                    pieces = 0
-                    selectedPieces = 0
-                    mixed = false
+        // The word holding the latest selected column: its end, size, selected pieces, fates.
+        var wordEnd = 0, wordPieces = 0, wordSelected = 0, firstFate = Fate.none, mixed = false
+        var count = selectedCount, masked = 0, randomised = 0
+        // Eight fates at a time: most blocks hold few selections, and their bits point straight at them.
+        let fateBlocks = UnsafeMutableRawPointer(scratch.fates)
+        for blockStart in stride(from: 0, to: row.length, by: 8) {
+            var block = UInt64(littleEndian: fateBlocks.loadUnaligned(fromByteOffset: blockStart, as: UInt64.self))
+            guard block != 0 else { continue }
+            fateBlocks.storeBytes(of: 0, toByteOffset: blockStart, as: UInt64.self)
+            repeat {
+                let shift = UInt64(block.trailingZeroBitCount & ~7)
+                let column = blockStart + Int(shift >> 3)
+                let fate = UInt8(truncatingIfNeeded: block >> shift)
+                block &= ~(0xFF << shift)
+                if countsWords {
+                    if column >= wordEnd {
+                        closeWord(pieces: wordPieces, selected: wordSelected, mixed: mixed, stats: &stats)
+                        var start = column
+                        wordEnd = column + 1
+                        let word = row.wordIds[column]
+                        if word >= 0 {
+                            while start > 0 && row.wordIds[start - 1] == word && row.isEligible(start - 1) {
+                                start -= 1
+                            }
+                            while wordEnd < row.length && row.wordIds[wordEnd] == word && row.isEligible(wordEnd) {
+                                wordEnd += 1
+                            }
+                        }
+                        wordPieces = wordEnd - start
+                        wordSelected = 0
+                        firstFate = fate
+                        mixed = false
+                    }
+                    wordSelected += 1
+                    if fate != firstFate { mixed = true }
                 }
-                previousWord = word
-                previousColumn = column
-                pieces += 1
-                let fate = fates[column]
-                guard fate != Fate.none else { continue }
-                if selectedPieces == 0 { firstFate = fate } else if fate != firstFate { mixed = true }
-                selectedPieces += 1
-                fates[column] = Fate.none
+
                 let position = rowOffset + column
                 let original = row.ids[column]
                 labels[position] = original
-                positions[selectedCount] = Int32(truncatingIfNeeded: position)
-                positionLabels[selectedCount] = original
-                selectedCount += 1
-                switch fate {
-                case Fate.mask:
+                batch.positions[count] = Int32(truncatingIfNeeded: position)
+                batch.labels[count] = original
+                count += 1
+                if fate == Fate.mask {
                     outIds[position] = maskId
-                    stats.maskTokens += 1
-                case Fate.random:
-                    outIds[position] = replacementIds[rng.below(replacementIds.count)]
-                    stats.randomTokens += 1
-                default:
-                    stats.keptTokens += 1
+                    masked += 1
+                } else if fate == Fate.random {
+                    outIds[position] = replacements[rng.below(replacements.count)]
+                    randomised += 1
                 }
-            }
+            } while block != 0
         }
-        closeWord(pieces: pieces, selected: selectedPieces, mixed: mixed)
+        if countsWords { closeWord(pieces: wordPieces, selected: wordSelected, mixed: mixed, stats: &stats) }
+        stats.maskTokens += masked
+        stats.randomTokens += randomised
+        stats.keptTokens += count - selectedCount - masked - randomised
+        selectedCount = count
     }
 
     @inline(__always)
-    private func closeWord(pieces: Int, selected: Int, mixed: Bool) {
+    private func closeWord(pieces: Int, selected: Int, mixed: Bool, stats: inout MaskingStats) {
         guard pieces > 0 else { return }
-        stats.eligibleWords += 1
         if selected == pieces {
             stats.selectedWords += 1
             if mixed { stats.mixedReplacementWords += 1 }
-        } else if selected > 0 {
+        } else {
             stats.partlySelectedWords += 1
         }
     }
@@ -237,10 +302,12 @@ final class MaskingCore {
         out.reshape(like: batch)
         let seqLength = batch.seqLength
         let tokenCount = batch.batchSize * seqLength
-        reserve(seqLength: seqLength, tokens: tokenCount)
+        if seqLength > rowScratch.capacity { rowScratch = RowScratch(capacity: seqLength) }
+        if tokenCount > batchScratch.capacity { batchScratch = BatchScratch(capacity: tokenCount) }
+        let scratch = rowScratch, gathered = batchScratch
         var rng = Xoshiro256StarStar(seed: seed, epoch: options.staticMasking ? 0 : epoch, batchIndex: batchIndex)
-        stats = MaskingStats()
-        selectedCount = 0
+        var stats = MaskingStats()
+        var selectedCount = 0
         selector.beginBatch()
 
         // A batch whose arrays are shorter than its shape says masks only the rows they cover.
@@ -250,29 +317,37 @@ final class MaskingCore {
 
         var outIds = [Int32]()
         var labels = [Int32]()
+        var previousPositions = [Int32]()
+        swap(&previousPositions, &out.maskedPositions)
+        defer { swap(&previousPositions, &out.maskedPositions) }
         swap(&outIds, &out.inputIds)
         swap(&labels, &out.labels)
         batch.inputIds.withUnsafeBufferPointer { ids in
             batch.attentionMask.withUnsafeBufferPointer { attention in
                 batch.specialTokensMask.withUnsafeBufferPointer { special in
                     batch.wordIds.withUnsafeBufferPointer { wordIds in
-                        outIds.withUnsafeMutableBufferPointer { outIds in
-                            labels.withUnsafeMutableBufferPointer { labels in
-                                guard let outBase = outIds.baseAddress, let labelBase = labels.baseAddress,
-                                    let idBase = ids.baseAddress, let attentionBase = attention.baseAddress,
-                                    let specialBase = special.baseAddress, let wordBase = wordIds.baseAddress
-                                else { return }
-                                let copied = min(ids.count, tokenCount)
-                                outBase.update(from: idBase, count: copied)
-                                labelBase.update(repeating: MaskedBatch.ignoreIndex, count: tokenCount)
-                                for rowIndex in 0..<rows {
-                                    let offset = rowIndex * seqLength
-                                    let row = RowView(
-                                        ids: idBase + offset, attention: attentionBase + offset,
-                                        special: specialBase + offset, wordIds: wordBase + offset,
-                                        length: seqLength)
-                                    selector.selectRow(row, rng: &rng)
-                                    emitRow(row, rowOffset: offset, outIds: outBase, labels: labelBase, rng: &rng)
+                        vocabulary.replacementIds.withUnsafeBufferPointer { replacements in
+                            outIds.withUnsafeMutableBufferPointer { outIds in
+                                labels.withUnsafeMutableBufferPointer { labels in
+                                    guard let outBase = outIds.baseAddress, let labelBase = labels.baseAddress,
+                                        let idBase = ids.baseAddress, let attentionBase = attention.baseAddress,
+                                        let specialBase = special.baseAddress, let wordBase = wordIds.baseAddress
+                                    else { return }
+                                    outBase.update(from: idBase, count: min(ids.count, tokenCount))
+                                    // Labels are -100 except at the previous batch's masked positions.
+                                    for position in previousPositions { labelBase[Int(position)] = MaskedBatch.ignoreIndex }
+                                    for rowIndex in 0..<rows {
+                                        let offset = rowIndex * seqLength
+                                        let row = RowView(
+                                            ids: idBase + offset, attention: attentionBase + offset,
+                                            special: specialBase + offset, wordIds: wordBase + offset,
+                                            length: seqLength)
+                                        selector.selectRow(row, scratch: scratch, rng: &rng, stats: &stats)
+                                        emitRow(
+                                            row, countsWords: Selector.countsWords, rowOffset: offset, scratch: scratch, batch: gathered,
+                                            selectedCount: &selectedCount, outIds: outBase, labels: labelBase,
+                                            replacements: replacements, rng: &rng, stats: &stats)
+                                    }
                                 }
                             }
                         }
@@ -285,20 +360,25 @@ final class MaskingCore {
         stats.selectedTokens = selectedCount
         out.rowCount = rows
         out.stats = stats
-        out.maskedPositions.removeAll(keepingCapacity: true)
-        out.maskedPositions.append(contentsOf: UnsafeBufferPointer(start: positions, count: selectedCount))
+        previousPositions.removeAll(keepingCapacity: true)
+        previousPositions.append(contentsOf: UnsafeBufferPointer(start: gathered.positions, count: selectedCount))
         out.maskedLabels.removeAll(keepingCapacity: true)
-        out.maskedLabels.append(contentsOf: UnsafeBufferPointer(start: positionLabels, count: selectedCount))
+        out.maskedLabels.append(contentsOf: UnsafeBufferPointer(start: gathered.labels, count: selectedCount))
     }
 }
 
-/// A strategy's part of the work: mark the fates of one row in `core.fates`.
+/// A strategy's part of the work: mark the fates of one row in `scratch.fates` and count its
+/// eligible tokens and words in `stats`.
 protocol RowSelector: AnyObject {
+    /// Whether word stats (selected, partly selected, mixed words) are counted; token masking skips
+    /// them to stay fast.
+    static var countsWords: Bool { get }
     var core: MaskingCore { get }
     func beginBatch()
-    func selectRow(_ row: RowView, rng: inout Xoshiro256StarStar)
+    func selectRow(_ row: RowView, scratch: RowScratch, rng: inout Xoshiro256StarStar, stats: inout MaskingStats)
 }
 
 extension RowSelector {
+    static var countsWords: Bool { true }
     func beginBatch() {}
 }

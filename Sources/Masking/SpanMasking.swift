@@ -49,16 +49,19 @@ public final class SpanMasking: MaskingStrategy, RowSelector {
         return length
     }
 
-    func selectRow(_ row: RowView, rng: inout Xoshiro256StarStar) {
-        let (words, tokens) = core.collectWords(row)
+    func selectRow(_ row: RowView, scratch: RowScratch, rng: inout Xoshiro256StarStar, stats: inout MaskingStats) {
+        let (tokens, words) = scratch.collectWords(row)
+        stats.eligibleTokens += tokens
+        stats.eligibleWords += words
         guard words > 0 else { return }
-        let starts = core.wordStart, lengths = core.wordLength, taken = core.wordTaken
+        let starts = scratch.wordStart, lengths = scratch.wordLength, taken = scratch.wordTaken
         taken.update(repeating: 0, count: words)
 
         var base = core.options.probability * Double(tokens)
         if core.options.budget == .bernoulli {
             var hits = 0
-            for _ in 0..<tokens where rng.unit53() < core.selectThreshold { hits += 1 }
+            var coins = CoinFlips(probability: core.options.probability)
+            for _ in 0..<tokens where coins.flip(&rng) { hits += 1 }
             base = Double(hits)
         }
         let target = base + carry
@@ -88,20 +91,22 @@ public final class SpanMasking: MaskingStrategy, RowSelector {
                 first -= 1
             }
 
-            let fate = core.drawFate(&rng)
-            var spanWords = 0
+            var spanWords = 0, spanTokens = 0
             for word in first...last {
-                let after = selected + Int(lengths[word])
+                let after = selected + spanTokens + Int(lengths[word])
                 if after > cap { break }
                 taken[word] = 1
-                core.selectWord(word, fate: fate, rng: &rng)
-                selected = after
+                spanTokens += Int(lengths[word])
                 spanWords += 1
             }
             guard spanWords > 0 else { break }
+            // The span's words are adjacent, so its pieces are one run of columns sharing one fate.
+            let start = Int(starts[first])
+            core.selectColumns(start..<(start + spanTokens), fate: core.drawFate(&rng), scratch: scratch, rng: &rng)
+            selected += spanTokens
             free -= spanWords
-            core.stats.spans += 1
-            core.stats.spanWords += spanWords
+            stats.spans += 1
+            stats.spanWords += spanWords
         }
         // Overshoot is owed by the next row; a shortfall (cap reached, row full) is not carried.
         carry = min(target - Double(selected), 0)

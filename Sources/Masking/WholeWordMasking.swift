@@ -23,9 +23,11 @@ public final class WholeWordMasking: MaskingStrategy, RowSelector {
         core.run(self, batch: batch, seed: seed, epoch: epoch, batchIndex: batchIndex, into: &out)
     }
 
-    func selectRow(_ row: RowView, rng: inout Xoshiro256StarStar) {
-        let (words, tokens) = core.collectWords(row)
-        let lengths = core.wordLength, order = core.wordOrder
+    func selectRow(_ row: RowView, scratch: RowScratch, rng: inout Xoshiro256StarStar, stats: inout MaskingStats) {
+        let (tokens, words) = scratch.collectWords(row)
+        stats.eligibleTokens += tokens
+        stats.eligibleWords += words
+        let lengths = scratch.wordLength, order = scratch.wordOrder
         let cap = core.rowCap
         var selected = 0
         switch core.options.budget {
@@ -44,15 +46,16 @@ public final class WholeWordMasking: MaskingStrategy, RowSelector {
                 let fits = after <= target
                 let closer = after - target < target - selected && after <= cap
                 if fits || closer {
-                    core.selectWord(word, fate: core.drawFate(&rng), rng: &rng)
+                    core.selectWord(word, scratch: scratch, rng: &rng)
                     selected = after
                 }
             }
         case .bernoulli:
-            for word in 0..<words where rng.unit53() < core.selectThreshold {
+            var coins = CoinFlips(probability: core.options.probability)
+            for word in 0..<words where coins.flip(&rng) {
                 let after = selected + Int(lengths[word])
                 if after <= cap {
-                    core.selectWord(word, fate: core.drawFate(&rng), rng: &rng)
+                    core.selectWord(word, scratch: scratch, rng: &rng)
                     selected = after
                 }
             }

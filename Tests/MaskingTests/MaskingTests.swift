@@ -88,9 +88,8 @@ func wordsAreNeverPartlySelected(strategy: MaskingStrategyKind) throws {
 
 @Test func tokenMaskingDoesPartlySelectWords() throws {
     // The contrast that shows the whole-word check above can fail.
-    let (observed, stats) = try maskFixture(options(.token))
+    let (observed, _) = try maskFixture(options(.token))
     #expect(observed.partlySelectedWords > 100)
-    #expect(stats.partlySelectedWords == observed.partlySelectedWords)
 }
 
 @Test func perPieceReplacementRevealsPartsOfWords() throws {
