@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import TensorKernels
 
 /// How file tensor names map onto the layout's HF BertForMaskedLM names.
 public enum WeightNames {
@@ -215,34 +216,12 @@ enum HeadInitializer {
             values.update(repeating: 0)
         } else {
             var generator = SplitMix64(seed: seed ^ fnv1a(tensor.name))
-            var i = 0
-            while i < values.count {
-                // Box–Muller: two independent standard normals per pair of uniforms.
-                let u1 = max(generator.nextUnitDouble(), Double.leastNonzeroMagnitude)
-                let u2 = generator.nextUnitDouble()
-                let radius = (-2 * Foundation.log(u1)).squareRoot() * Double(config.initializerRange)
-                values[i] = Float(radius * Foundation.cos(2 * Double.pi * u2))
-                if i + 1 < values.count { values[i + 1] = Float(radius * Foundation.sin(2 * Double.pi * u2)) }
-                i += 2
-            }
+            let std = Double(config.initializerRange)
+            for i in 0..<values.count { values[i] = Float(generator.nextGaussian() * std) }
         }
     }
 
     static func fnv1a(_ text: String) -> UInt64 {
         text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
-}
-
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1) with 53 random bits.
-    mutating func nextUnitDouble() -> Double { Double(next() >> 11) * 0x1p-53 }
 }

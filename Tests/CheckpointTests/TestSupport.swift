@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import TensorKernels
 @testable import Checkpoint
 
 enum Fixtures {
@@ -98,5 +99,5 @@ let tinyConfig = BertConfig(vocabSize: 100, hiddenSize: 32, numHiddenLayers: 2, 
 /// Deterministic pseudo-random floats.
 func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
     var generator = SplitMix64(seed: seed)
-    return (0..<count).map { _ in Float(generator.nextUnitDouble() * 2 - 1) }
+    return (0..<count).map { _ in Float(generator.nextUnitInterval() * 2 - 1) }
 }
