@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Foundation
+import Model
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,18 +9,82 @@ struct ExportCommand: ParsableCommand {
         abstract: "Write a checkpoint as an HF model folder that transformers' from_pretrained loads.",
         discussion: """
             Writes config.json (with architectures), plain model.safetensors (HF names, no optimizer state), \
-            vocab.txt, tokenizer_config.json and special_tokens_map.json.
+            vocab.txt, tokenizer_config.json and special_tokens_map.json. With --logits, also writes this \
+            program's masked-position logits on a fixed sample batch, for \
+            Tests/Fixtures/checkpoint/check_export.py --logits to compare with transformers.
             """)
 
     @Option(help: "Checkpoint (.safetensors.gz, .safetensors or HF folder).")
     var checkpoint: String
     @Option(help: "Folder to write.")
     var to: String
+    @Option(help: "Also write masked-LM logits on a sample batch to this .safetensors file.")
+    var logits: String?
 
     func run() throws {
         let loaded = try LoadedCheckpoint.open(URL(fileURLWithPath: checkpoint))
         let report = try HFModelFolder.export(checkpoint: loaded, to: URL(fileURLWithPath: to))
         print(report)
         print("wrote \(to)")
+        if let logits {
+            try writeSampleLogits(loaded, to: URL(fileURLWithPath: logits))
+            print("wrote \(logits)")
+        }
+    }
+
+    /// Two sequences of 16 tokens (the second padded), a few positions replaced by [MASK];
+    /// ids are stored as F32 (exact below 2^24) so the file needs only our F32 writer.
+    private func writeSampleLogits(_ checkpoint: LoadedCheckpoint, to url: URL) throws {
+        let (model, _) = try checkpoint.makeModel(heads: .maskedLM, options: LoadOptions(createMissingHeads: false))
+        guard let tokens = checkpoint.vocabularyTokenList,
+              let cls = tokens.firstIndex(of: "[CLS]"), let sep = tokens.firstIndex(of: "[SEP]"),
+              let pad = tokens.firstIndex(of: "[PAD]"), let mask = tokens.firstIndex(of: "[MASK]")
+        else { throw ValidationError("\(checkpoint.source): vocabulary lacks [CLS]/[SEP]/[PAD]/[MASK]") }
+        let batch = 2, length = min(16, model.config.maxPositionEmbeddings)
+        var ids = [Int32](repeating: Int32(pad), count: batch * length)
+        var attention = [UInt8](repeating: 0, count: batch * length)
+        var state: UInt64 = 2024
+        for row in 0..<batch {
+            let used = row == 0 ? length : length - 5
+            for column in 0..<used {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let word = Int32(truncatingIfNeeded: (state >> 33) % UInt64(tokens.count))
+                ids[row * length + column] = column == 0 ? Int32(cls) : column == used - 1 ? Int32(sep) : word
+                attention[row * length + column] = 1
+            }
+        }
+        let positions: [Int32] = [3, 7, Int32(length) + 2, Int32(length) + 6]
+        for position in positions { ids[Int(position)] = Int32(mask) }
+        let labels = [Int32](repeating: -100, count: positions.count)
+        let types = [Int32](repeating: 0, count: ids.count)
+        let workspace = BertWorkspace(layout: model.layout, batchSize: batch, seqLength: length, maxMaskedTokens: positions.count)
+        try ids.withUnsafeBufferPointer { idBuffer in
+            try types.withUnsafeBufferPointer { typeBuffer in
+                try attention.withUnsafeBufferPointer { maskBuffer in
+                    let inputs = EncoderInputs(batchSize: batch, seqLength: length, inputIds: idBuffer,
+                                               tokenTypeIds: typeBuffer, attentionMask: maskBuffer)
+                    try positions.withUnsafeBufferPointer { positionBuffer in
+                        try labels.withUnsafeBufferPointer { labelBuffer in
+                            _ = try model.maskedLMForward(inputs, maskedPositions: positionBuffer, labels: labelBuffer,
+                                                          workspace: workspace, training: false, dropoutSeed: 0)
+                        }
+                    }
+                }
+            }
+        }
+        let stored: [(String, [Int], [Float])] = [
+            ("input_ids", [batch, length], ids.map(Float.init)),
+            ("attention_mask", [batch, length], attention.map(Float.init)),
+            ("masked_positions", [positions.count], positions.map(Float.init)),
+            ("masked_logits", [positions.count, model.config.vocabSize], Array(workspace.logits)),
+        ]
+        let buffers = stored.map { item -> UnsafeMutableBufferPointer<Float> in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: item.2.count)
+            _ = buffer.initialize(from: item.2)
+            return buffer
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        let views = zip(stored, buffers).map { TensorView(name: $0.0, shape: $0.1, values: UnsafeBufferPointer($1)) }
+        try CheckpointFile.write(views, metadata: ["format": "pt"], to: url)
     }
 }

@@ -9,8 +9,9 @@
 - --checkpoint: every tensor of our checkpoint (gunzipped in Python) equals the loaded state dict
   bit for bit; the decoder is tied to the word embeddings.
 - --source: every encoder tensor of the original HF folder equals the loaded one bit for bit.
-- --logits: a safetensors file with input_ids [B,S] (I64), attention_mask [B,S] (I64),
-  masked_positions [M] (I64, flat b*S+s) and masked_logits [M,V] (F32) from our forward pass;
+- --logits: a safetensors file with input_ids [B,S], attention_mask [B,S], masked_positions [M]
+  (flat b*S+s; these three I64, or F32 holding integers as `mlm-adapt export --logits` writes them)
+  and masked_logits [M,V] (F32) from our forward pass;
   transformers' eval-mode logits at those positions must agree within 1e-4.
 Exits non-zero with a message on any failure.
 """
@@ -82,8 +83,8 @@ def main():
     if args.logits:
         golden = load_file(args.logits)
         with torch.no_grad():
-            logits = model(input_ids=golden["input_ids"], attention_mask=golden["attention_mask"]).logits
-        flat = logits.reshape(-1, logits.shape[-1])[golden["masked_positions"]]
+            logits = model(input_ids=golden["input_ids"].long(), attention_mask=golden["attention_mask"].long()).logits
+        flat = logits.reshape(-1, logits.shape[-1])[golden["masked_positions"].long()]
         difference = (flat - golden["masked_logits"]).abs().max().item()
         if difference > 1e-4:
             fail(f"masked logits differ by {difference}")
