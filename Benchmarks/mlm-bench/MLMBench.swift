@@ -11,6 +11,7 @@ struct MLMBench: ParsableCommand {
             TokenizerBenchmark.self,
             CheckpointBenchmark.self,
             MaskingBenchmark.self,
+            CorpusStreamBenchmark.self,
         ]
     )
 

@@ -138,9 +138,8 @@ final class DocumentReader {
     /// held invalid bytes (empty in the common case).
     func decode() -> (text: String, invalidLines: [Int]) {
         bytes.withUnsafeBufferPointer { all in
-            if isASCII(all) || String(validating: all, as: UTF8.self) != nil {
-                return (String(decoding: all, as: UTF8.self), [])
-            }
+            if isASCII(all) { return (String(decoding: all, as: UTF8.self), []) }
+            if let valid = String(validating: all, as: UTF8.self) { return (valid, []) }
             var invalid: [Int] = []
             for (index, lineStart) in lineStarts.enumerated() {
                 let lineEnd = index + 1 < lineStarts.count ? lineStarts[index + 1] - 1 : all.count
