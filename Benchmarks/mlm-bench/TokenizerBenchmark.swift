@@ -43,36 +43,61 @@ struct TokenizerBenchmark: ParsableCommand {
         let lines = Self.lines(of: text)
         print("corpus \(corpusPath): \(data.count) bytes, \(lines.count) lines; vocab \(vocab) (\(cased ? "cased" : "uncased"))")
 
-        var rows: [(name: String, threads: Int, seconds: Double, tokens: Int, hash: UInt64?)] = []
+        var rows: [Measurement] = []
         for threadCount in threadCounts {
             var best = Double.infinity
-            var result: [[Int32]] = []
+            var bestCPU = Double.infinity
+            var result: [TokenizedChunk] = []
             for _ in 0..<max(1, repeats) {
                 let start = DispatchTime.now().uptimeNanoseconds
+                let startCPU = Self.processCPUSeconds()
                 result = Self.tokenize(lines, with: tokenizer, threads: threadCount)
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                bestCPU = min(bestCPU, Self.processCPUSeconds() - startCPU)
             }
-            rows.append(("mlm-adapt", threadCount, best, result.reduce(0) { $0 + $1.count }, Self.idsHash(result)))
+            rows.append(Measurement(name: "mlm-adapt", threads: threadCount, seconds: best, cpuSeconds: bestCPU,
+                                    tokens: result.reduce(0) { $0 + $1.ids.count }, hash: Self.idsHash(result)))
         }
-        var reference: (seconds: Double, tokens: Int, hash: UInt64?)?
+        var reference: Measurement?
         if Self.pythonHasTokenizers(python) {
             reference = try runReference(corpusPath: corpusPath)
-            if let reference {
-                rows.append(("HF tokenizers", 1, reference.seconds, reference.tokens, reference.hash))
-            }
+            if let reference { rows.append(reference) }
         } else {
             print("Python tokenizers not importable with \(python): reference skipped")
         }
 
         let megabytes = Double(data.count) / 1e6
-        print("\n| implementation | threads | MB/s | tokens/s | × HF (1 thread) | ids identical to HF |")
-        print("| --- | ---: | ---: | ---: | ---: | --- |")
+        print("""
+
+            Wall-clock MB/s and tokens/s are the best of \(max(1, repeats)) passes; CPU MB/s divides by the process CPU \
+            time of that pass (all threads), which a busy machine disturbs less.
+
+            | implementation | threads | MB/s | tokens/s | × HF (wall) | CPU MB/s | × HF (CPU) | ids identical to HF |
+            | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+            """)
         for row in rows {
             let ratio = reference.map { String(format: "%.1f×", $0.seconds / row.seconds) } ?? "n/a"
+            let cpuRatio = reference.map { String(format: "%.1f×", $0.cpuSeconds / row.cpuSeconds) } ?? "n/a"
             let identical = reference.map { row.hash == $0.hash ? "yes" : "NO" } ?? "n/a"
-            print(String(format: "| %@ | %d | %.2f | %.0f | %@ | %@ |", row.name, row.threads, megabytes / row.seconds,
-                         Double(row.tokens) / row.seconds, ratio, identical))
+            print(String(format: "| %@ | %d | %.2f | %.0f | %@ | %.2f | %@ | %@ |", row.name, row.threads,
+                         megabytes / row.seconds, Double(row.tokens) / row.seconds, ratio,
+                         megabytes / row.cpuSeconds, cpuRatio, identical))
         }
+    }
+
+    struct Measurement {
+        let name: String
+        let threads: Int
+        let seconds: Double
+        let cpuSeconds: Double
+        let tokens: Int
+        let hash: UInt64?
+    }
+
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     /// Lines split on "\n", as the reference splits them.
@@ -91,8 +116,9 @@ struct TokenizerBenchmark: ParsableCommand {
         return lines
     }
 
-    /// Contiguous line chunks tokenized concurrently; the ids of each line are returned in input order.
-    static func tokenize(_ lines: [Substring], with tokenizer: WordPieceTokenizer, threads: Int) -> [[Int32]] {
+    /// Contiguous line chunks tokenized concurrently, as the corpus streamer would (one growing id buffer per
+    /// chunk); the chunks come back in input order.
+    static func tokenize(_ lines: [Substring], with tokenizer: WordPieceTokenizer, threads: Int) -> [TokenizedChunk] {
         let chunkCount = min(threads, max(lines.count, 1))
         let results = ChunkSlots(count: chunkCount)
         defer {
@@ -101,26 +127,29 @@ struct TokenizerBenchmark: ParsableCommand {
         }
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
             let range = (lines.count * chunk / chunkCount)..<(lines.count * (chunk + 1) / chunkCount)
-            var chunkIds: [[Int32]] = []
-            chunkIds.reserveCapacity(range.count)
+            var tokenized = TokenizedChunk()
+            tokenized.lineEnds.reserveCapacity(range.count)
             var wordIds: [Int32] = []
+            var nextWord: Int32 = 0
             for line in lines[range] {
-                var ids: [Int32] = []
-                wordIds.removeAll(keepingCapacity: true)
-                tokenizer.appendPieces(of: line, ids: &ids, wordIds: &wordIds, firstWordId: 0)
-                chunkIds.append(ids)
+                nextWord = tokenizer.appendPieces(of: line, ids: &tokenized.ids, wordIds: &wordIds, firstWordId: nextWord)
+                tokenized.lineEnds.append(tokenized.ids.count)
             }
-            results.slots[chunk] = chunkIds
+            results.slots[chunk] = tokenized
         }
-        return results.slots.flatMap { $0 }
+        return Array(results.slots)
     }
 
     /// FNV-1a 64 over each id as a 32-bit value, then 0xFFFFFFFF after each line (as the reference).
-    static func idsHash(_ lines: [[Int32]]) -> UInt64 {
+    static func idsHash(_ chunks: [TokenizedChunk]) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for ids in lines {
-            for id in ids { hash = (hash ^ UInt64(UInt32(bitPattern: id))) &* 0x100_0000_01B3 }
-            hash = (hash ^ 0xFFFF_FFFF) &* 0x100_0000_01B3
+        for chunk in chunks {
+            var start = 0
+            for end in chunk.lineEnds {
+                for id in chunk.ids[start..<end] { hash = (hash ^ UInt64(UInt32(bitPattern: id))) &* 0x100_0000_01B3 }
+                hash = (hash ^ 0xFFFF_FFFF) &* 0x100_0000_01B3
+                start = end
+            }
         }
         return hash
     }
@@ -129,7 +158,7 @@ struct TokenizerBenchmark: ParsableCommand {
         (try? Self.runProcess(python, ["-c", "import tokenizers"], environment: [:]))?.status == 0
     }
 
-    func runReference(corpusPath: String) throws -> (seconds: Double, tokens: Int, hash: UInt64?)? {
+    func runReference(corpusPath: String) throws -> Measurement? {
         var arguments = ["Benchmarks/reference/tokenizer_reference.py", "--vocab", vocab, "--corpus", corpusPath,
                          "--repeat", String(max(1, repeats))]
         if cased { arguments.append("--cased") }
@@ -137,12 +166,14 @@ struct TokenizerBenchmark: ParsableCommand {
             python, arguments, environment: ["TOKENIZERS_PARALLELISM": "false", "RAYON_NUM_THREADS": "1"])
         guard result.status == 0,
               let json = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
-              let seconds = json["seconds"] as? Double, let tokens = json["tokens"] as? Int
+              let seconds = json["seconds"] as? Double, let cpuSeconds = json["cpu_seconds"] as? Double,
+              let tokens = json["tokens"] as? Int
         else {
             print("HF reference failed (exit \(result.status)): \(result.output)")
             return nil
         }
-        return (seconds, tokens, (json["ids_hash"] as? String).flatMap { UInt64($0, radix: 16) })
+        return Measurement(name: "HF tokenizers", threads: 1, seconds: seconds, cpuSeconds: cpuSeconds, tokens: tokens,
+                           hash: (json["ids_hash"] as? String).flatMap { UInt64($0, radix: 16) })
     }
 
     static func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]) throws
@@ -162,12 +193,18 @@ struct TokenizerBenchmark: ParsableCommand {
     }
 }
 
+/// The ids of a run of lines, and where each line's ids end.
+struct TokenizedChunk {
+    var ids: [Int32] = []
+    var lineEnds: [Int] = []
+}
+
 /// One result slot per chunk; each concurrent iteration writes only its own slot.
 private struct ChunkSlots: @unchecked Sendable {
-    let slots: UnsafeMutableBufferPointer<[[Int32]]>
+    let slots: UnsafeMutableBufferPointer<TokenizedChunk>
 
     init(count: Int) {
         slots = .allocate(capacity: count)
-        slots.initialize(repeating: [])
+        slots.initialize(repeating: TokenizedChunk())
     }
 }

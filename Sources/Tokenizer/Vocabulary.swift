@@ -126,12 +126,12 @@ let fnvSeed: UInt64 = 0xCBF2_9CE4_8422_2325
 /// Immutable after `init`, so sharing it across threads is safe.
 final class ByteTable: @unchecked Sendable {
     struct Slot {
-        var hash: UInt32
         var id: Int32
         var offset: UInt32
         var length: UInt32
     }
-    /// Slots with `length == 0` are empty (no token is empty).
+    /// Probed first, 4 bytes per slot so the probe stays in cache: `tag(hash, length)`, or 0 for an empty slot.
+    let tags: UnsafeMutableBufferPointer<UInt32>
     let slots: UnsafeMutableBufferPointer<Slot>
     let bytes: UnsafeMutableBufferPointer<UInt8>
     let mask: Int
@@ -141,8 +141,10 @@ final class ByteTable: @unchecked Sendable {
     init(entries: [([UInt8], Int32)]) {
         var capacity = 16
         while capacity < entries.count * 2 { capacity *= 2 }
+        tags = .allocate(capacity: capacity)
+        tags.initialize(repeating: 0)
         slots = .allocate(capacity: capacity)
-        slots.initialize(repeating: Slot(hash: 0, id: 0, offset: 0, length: 0))
+        slots.initialize(repeating: Slot(id: 0, offset: 0, length: 0))
         mask = capacity - 1
         let total = entries.reduce(0) { $0 + $1.0.count }
         bytes = .allocate(capacity: max(total, 1))
@@ -153,8 +155,9 @@ final class ByteTable: @unchecked Sendable {
             var hash = fnvSeed
             for byte in key { hash = fnvStep(hash, byte) }
             var position = Int(truncatingIfNeeded: hash) & mask
-            while slots[position].length != 0 { position = (position + 1) & mask }
-            slots[position] = Slot(hash: UInt32(truncatingIfNeeded: hash >> 32), id: id, offset: UInt32(offset), length: UInt32(key.count))
+            while tags[position] != 0 { position = (position + 1) & mask }
+            tags[position] = ByteTableView.tag(hash: hash, length: key.count)
+            slots[position] = Slot(id: id, offset: UInt32(offset), length: UInt32(key.count))
             offset += key.count
             longest = max(longest, key.count)
         }
@@ -162,28 +165,63 @@ final class ByteTable: @unchecked Sendable {
     }
 
     deinit {
+        tags.deallocate()
         slots.deallocate()
         bytes.deallocate()
     }
 
-    @inline(__always) func id(hash: UInt64, key: UnsafePointer<UInt8>, length: Int) -> Int32? {
-        let tag = UInt32(truncatingIfNeeded: hash >> 32)
-        var position = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let slot = slots[position]
-            if slot.length == 0 { return nil }
-            if slot.hash == tag, Int(slot.length) == length,
-               memcmp(bytes.baseAddress! + Int(slot.offset), key, length) == 0 {
-                return slot.id
-            }
-            position = (position + 1) & mask
-        }
+    /// A reference-count-free handle for the hot loop; valid while this table lives.
+    var view: ByteTableView {
+        ByteTableView(tags: UnsafePointer(tags.baseAddress!), slots: UnsafePointer(slots.baseAddress!), bytes: UnsafePointer(bytes.baseAddress!), mask: mask, maxLength: maxLength)
     }
 
     func id(of key: UnsafeBufferPointer<UInt8>) -> Int32? {
         guard let base = key.baseAddress, !key.isEmpty else { return nil }
         var hash = fnvSeed
         for byte in key { hash = fnvStep(hash, byte) }
-        return id(hash: hash, key: base, length: key.count)
+        return view.id(hash: hash, key: base, length: key.count)
+    }
+}
+
+struct ByteTableView {
+    let tags: UnsafePointer<UInt32>
+    let slots: UnsafePointer<ByteTable.Slot>
+    let bytes: UnsafePointer<UInt8>
+    let mask: Int
+    let maxLength: Int
+
+    /// High hash bits and the length (capped at 255), never 0 since keys are not empty.
+    @inline(__always) static func tag(hash: UInt64, length: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: hash >> 40) << 8 | UInt32(min(length, 255))
+    }
+
+    @inline(__always) func id(hash: UInt64, key: UnsafePointer<UInt8>, length: Int) -> Int32? {
+        let wanted = Self.tag(hash: hash, length: length)
+        var position = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let tag = tags[position]
+            if tag == 0 { return nil }
+            if tag == wanted {
+                let slot = slots[position]
+                if Int(slot.length) == length, Self.equal(bytes + Int(slot.offset), key, length) { return slot.id }
+            }
+            position = (position + 1) & mask
+        }
+    }
+
+    /// Tokens are short: compare 8 bytes at a time inline rather than calling memcmp.
+    @inline(__always) static func equal(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        var index = 0
+        while index + 8 <= count {
+            let left = UnsafeRawPointer(lhs + index).loadUnaligned(as: UInt64.self)
+            let right = UnsafeRawPointer(rhs + index).loadUnaligned(as: UInt64.self)
+            if left != right { return false }
+            index += 8
+        }
+        while index < count {
+            if lhs[index] != rhs[index] { return false }
+            index += 1
+        }
+        return true
     }
 }

@@ -59,8 +59,10 @@ struct WordScanner<Sink: PieceSink> {
     let characters: BertCharacterTable
     let asciiActions: UnsafePointer<ASCIIAction>
     let asciiBytes: UnsafePointer<UInt8>
-    let wordStart: ByteTable
-    let continuation: ByteTable
+    /// Keeps the tables that the views below point into alive.
+    let tables: TokenizerTables
+    let wordStart: ByteTableView
+    let continuation: ByteTableView
     let unkId: Int32
     let lowercase: Bool
     let specialTokens: [SpecialToken]
@@ -83,8 +85,9 @@ struct WordScanner<Sink: PieceSink> {
         characters = tables.characters
         asciiActions = UnsafePointer(lowercase ? tables.uncasedASCIIActions : tables.casedASCIIActions)
         asciiBytes = UnsafePointer(lowercase ? tables.uncasedASCIIBytes : tables.casedASCIIBytes)
-        wordStart = tables.index.wordStart
-        continuation = tables.index.continuation
+        self.tables = tables
+        wordStart = tables.index.wordStart.view
+        continuation = tables.index.continuation.view
         unkId = tables.unkId
         self.lowercase = lowercase
         specialTokens = tables.specialTokens
