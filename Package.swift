@@ -46,5 +46,6 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "ClassificationTests", dependencies: ["Classification"]),
+        .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
     ]
 )

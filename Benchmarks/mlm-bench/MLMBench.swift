@@ -12,6 +12,8 @@ struct MLMBench: ParsableCommand {
             CheckpointBenchmark.self,
             MaskingBenchmark.self,
             CorpusStreamBenchmark.self,
+            MaskingStrategiesBenchmark.self,
+            AllBenchmark.self,
         ]
     )
 
