@@ -6,7 +6,7 @@ import Foundation
 struct AllBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",
-        abstract: "Run the tokenizer, masking, train-step and checkpoint benchmarks and write BENCHMARKS.md.",
+        abstract: "Run the tokenizer, corpus-stream, masking, train-step and checkpoint benchmarks and write BENCHMARKS.md.",
         discussion: """
             Each benchmark runs as `mlm-bench NAME` in a child process (so one failing does not stop the others) \
             and prints its own reference ratios; the output goes verbatim into the report. The masking-strategies \
@@ -14,7 +14,7 @@ struct AllBenchmark: ParsableCommand {
             Example: mlm-bench all --out BENCHMARKS.md
             """)
 
-    static let defaultBenchmarks = ["tokenizer", "masking", "train-step", "checkpoint"]
+    static let defaultBenchmarks = ["tokenizer", "corpus-stream", "masking", "train-step", "checkpoint"]
 
     @Option(help: "Comma-separated benchmarks to run.") var benchmarks = defaultBenchmarks.joined(separator: ",")
     @Option(name: .customLong("args"), help: "Extra arguments for one benchmark, as NAME='--opt value' (repeatable).")
