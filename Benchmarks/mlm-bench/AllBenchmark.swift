@@ -17,7 +17,7 @@ struct AllBenchmark: ParsableCommand {
     static let defaultBenchmarks = ["tokenizer", "corpus-stream", "masking", "train-step", "checkpoint"]
 
     @Option(help: "Comma-separated benchmarks to run.") var benchmarks = defaultBenchmarks.joined(separator: ",")
-    @Option(name: .customLong("args"), help: "Extra arguments for one benchmark, as NAME='--opt value' (repeatable).")
+    @Option(name: .customLong("args"), help: "Arguments for one benchmark, as NAME='--opt value' (repeatable); they replace its defaults.")
     var extraArguments: [String] = []
     @Option(help: "The report to write.") var out = "BENCHMARKS.md"
     @Option(help: "Masking-strategies results to summarise.") var maskingStrategies = "Benchmarks/results/masking-strategies.md"
@@ -52,7 +52,7 @@ struct AllBenchmark: ParsableCommand {
         print("references: \(references ?? "not importable (\(python) with tokenizers, transformers, torch): ratios are skipped")")
         var sections: [BenchmarkSection] = []
         for name in names {
-            let arguments = [name] + (extra[name] ?? [])
+            let arguments = [name] + (extra[name] ?? Self.defaultArguments(name, referencesInstalled: references != nil))
             print("== mlm-bench \(arguments.joined(separator: " "))")
             let section: BenchmarkSection
             do {
@@ -73,6 +73,16 @@ struct AllBenchmark: ParsableCommand {
         print("wrote \(out)")
         if sections.contains(where: { $0.status != 0 }) {
             throw ExitCode(1)
+        }
+    }
+
+    /// Arguments a benchmark needs to run on the project's corpus (the others have usable defaults).
+    static func defaultArguments(_ name: String, referencesInstalled: Bool) -> [String] {
+        switch name {
+        case "corpus-stream":
+            return ["--corpus", "Corpora/legal.txt", "--mode", "documents"] + (referencesInstalled ? ["--reference"] : [])
+        default:
+            return []
         }
     }
 
