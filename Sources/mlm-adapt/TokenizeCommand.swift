@@ -41,44 +41,18 @@ struct TokenizeCommand: ParsableCommand {
         }
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var output = Data()
+        var output: [UInt8] = []
+        output.reserveCapacity(1 << 17)
         for line in lines {
             let encoding = tokenizer.encode(String(decoding: line, as: UTF8.self), addSpecialTokens: !noSpecialTokens)
-            let record = TokenizedLine(
-                tokens: encoding.tokens, ids: encoding.ids,
-                offsets: encoding.offsets.map { [$0.lowerBound, $0.upperBound] }, word_ids: encoding.wordIds)
-            output.append(try encoder.encode(record))
-            output.append(UInt8(ascii: "\n"))
+            encoding.appendJSONLine(to: &output)
             if output.count > 1 << 16 {
-                FileHandle.standardOutput.write(output)
+                FileHandle.standardOutput.write(Data(output))
                 output.removeAll(keepingCapacity: true)
             }
         }
-        FileHandle.standardOutput.write(output)
+        FileHandle.standardOutput.write(Data(output))
     }
-}
-
-private struct TokenizedLine: Encodable {
-    let tokens: [String]
-    let ids: [Int32]
-    let offsets: [[Int]]
-    let word_ids: [Int32?]
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(tokens, forKey: .tokens)
-        try container.encode(ids, forKey: .ids)
-        try container.encode(offsets, forKey: .offsets)
-        // Explicit nulls for special tokens, as Python's json prints None.
-        var words = container.nestedUnkeyedContainer(forKey: .word_ids)
-        for word in word_ids {
-            if let word { try words.encode(word) } else { try words.encodeNil() }
-        }
-    }
-
-    enum CodingKeys: String, CodingKey { case tokens, ids, offsets, word_ids }
 }
 
 /// A user-facing failure: ArgumentParser prints "Error: <message>" and exits with status 1.
