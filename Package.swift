@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Masking", dependencies: ["Corpus"]),
         .target(name: "TensorKernels", dependencies: ["CBLAS"]),
         .target(name: "Model", dependencies: ["TensorKernels"]),
-        .target(name: "Checkpoint", dependencies: ["Model", "Tokenizer", "CZlib"]),
+        .target(name: "Checkpoint", dependencies: ["Model", "Tokenizer", "CZlib"], exclude: ["FORMAT.md"]),
         .target(name: "Training", dependencies: ["Corpus", "Masking", "Model", "Checkpoint"]),
         .target(name: "Classification", dependencies: ["Training"]),
         .executableTarget(

@@ -1,5 +1,8 @@
 import Foundation
 import Model
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reading and writing one `.safetensors` or `.safetensors.gz` file.
 public enum CheckpointFile {
@@ -14,19 +17,46 @@ public enum CheckpointFile {
         _ tensors: [TensorView], metadata: [String: String], to url: URL, compression: Gzip.Options, failAfterBytes: Int?
     ) throws {
         let plain = SafeTensorsWriter.serialize(tensors, metadata: metadata)
-        let content = url.pathExtension == "gz" ? try Gzip.compress(plain, options: compression) : plain
-        try AtomicFile.write([content], to: url, failAfterBytes: failAfterBytes)
+        let pieces = url.pathExtension == "gz"
+            ? try plain.withUnsafeBytes { try Gzip.compressMembers($0, options: compression) } : [plain]
+        try AtomicFile.write(pieces, to: url, failAfterBytes: failAfterBytes)
     }
 
     /// Reads a plain or gzip-compressed safetensors file (recognised by its first bytes).
     public static func read(_ url: URL) throws -> SafeTensorsFile {
-        let raw: [UInt8]
-        do { raw = try [UInt8](Data(contentsOf: url)) } catch {
-            throw CheckpointError.io(file: url.path, reason: "cannot read (\(error.localizedDescription))")
-        }
+        let raw = try readAllBytes(url)
         let plain = Gzip.isGzip(raw) ? try Gzip.decompress(raw, source: url.path) : raw
         return try SafeTensorsFile(bytes: plain, source: url.path)
     }
+}
+
+/// The whole file in one array, read straight into it (no intermediate `Data` copy).
+func readAllBytes(_ url: URL) throws -> [UInt8] {
+    func failure(_ what: String) -> CheckpointError {
+        .io(file: url.path, reason: "cannot read (\(what): \(String(cString: strerror(errno))))")
+    }
+    let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw failure("open") }
+    defer { close(descriptor) }
+    var status = stat()
+    guard fstat(descriptor, &status) == 0 else { throw failure("stat") }
+    let size = Int(status.st_size)
+    var readError: CheckpointError?
+    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        var position = 0
+        while position < size {
+            let count = read(descriptor, buffer.baseAddress! + position, size - position)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                readError = count == 0 ? .io(file: url.path, reason: "file shrank while being read") : failure("read")
+                break
+            }
+            position += count
+        }
+        initialized = position
+    }
+    if let readError { throw readError }
+    return bytes
 }
 
 extension ParameterLayout {

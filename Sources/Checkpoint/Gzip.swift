@@ -32,8 +32,9 @@ public enum Gzip {
     static let headerLength = 10 + 2 + 8  // fixed header, XLEN, one 8-byte subfield
     static let trailerLength = 8
 
-    /// Compresses `input` into concatenated gzip members, deflating chunks concurrently.
-    public static func compress(_ input: UnsafeRawBufferPointer, options: Options = Options()) throws -> [UInt8] {
+    /// Compresses `input` into gzip members, deflating chunks concurrently; concatenated in
+    /// order they form one gzip file (written piecewise, so they are never joined in memory).
+    public static func compressMembers(_ input: UnsafeRawBufferPointer, options: Options = Options()) throws -> [[UInt8]] {
         let chunkCount = max(1, (input.count + options.chunkSize - 1) / options.chunkSize)
         let members = ResultSlots<[UInt8]>(count: chunkCount)
         let source = SendableRawBuffer(input)
@@ -43,17 +44,15 @@ public enum Gzip {
             let chunk = UnsafeRawBufferPointer(rebasing: source.buffer[start..<end])
             members[index] = Result { try deflateMember(chunk, options: options) }
         }
-        var output: [UInt8] = []
-        output.reserveCapacity(members.values.reduce(0) { $0 + ((try? $1?.get().count) ?? 0) })
-        for slot in members.values {
+        return try members.values.map { slot in
             guard let slot else { throw GzipFailure.compression("missing member") }
-            output.append(contentsOf: try slot.get())
+            return try slot.get()
         }
-        return output
     }
 
+    /// The whole gzip file in one array.
     public static func compress(_ input: [UInt8], options: Options = Options()) throws -> [UInt8] {
-        try input.withUnsafeBytes { try compress($0, options: options) }
+        try input.withUnsafeBytes { try compressMembers($0, options: options) }.flatMap { $0 }
     }
 
     /// Inflates every member, checking each CRC32 and ISIZE. `source` names the file in errors.
