@@ -46,8 +46,11 @@ enum Fate {
 /// Per-row scratch. `let` pointers, so hot loops pay no exclusivity checks; a longer row gets a new one.
 final class RowScratch {
     let capacity: Int
-    /// Fate of each column of the current row; reset to `Fate.none` as the row is emitted.
+    /// Fate of each selected column of the current row (read only where `selectedBits` is set).
     let fates: UnsafeMutablePointer<UInt8>
+    /// One bit per column, 64 columns a word: set where the column is selected; cleared as the row
+    /// is emitted, so emitting visits exactly the selected columns, in order.
+    let selectedBits: UnsafeMutablePointer<UInt64>
     let eligible: UnsafeMutablePointer<Int32>
     let wordStart: UnsafeMutablePointer<Int32>
     let wordLength: UnsafeMutablePointer<Int32>
@@ -55,29 +58,91 @@ final class RowScratch {
     let wordTaken: UnsafeMutablePointer<UInt8>
     /// One bit per column, 64 columns a word: set where the token is eligible.
     let eligibleBits: UnsafeMutablePointer<UInt64>
+    /// Set where an eligible column starts a word (see `collectWordStarts`).
+    let wordStartBits: UnsafeMutablePointer<UInt64>
+    /// Word starts not yet visited by whole-word selection.
+    let candidateBits: UnsafeMutablePointer<UInt64>
+    /// 1 where a column has the same (non-negative) word id as the column before it.
+    let sameWord: UnsafeMutablePointer<UInt8>
 
     init(capacity: Int) {
         self.capacity = capacity
-        // Rounded up to whole 8-byte blocks, which `emitRow` reads at once; the tail stays zero.
-        let fateBytes = (capacity + 7) / 8 * 8
-        fates = .allocate(capacity: fateBytes)
-        fates.initialize(repeating: Fate.none, count: fateBytes)
+        fates = .allocate(capacity: capacity)
+        selectedBits = .allocate(capacity: (capacity + 63) / 64)
+        selectedBits.initialize(repeating: 0, count: (capacity + 63) / 64)
         eligible = .allocate(capacity: capacity)
         wordStart = .allocate(capacity: capacity)
         wordLength = .allocate(capacity: capacity)
         wordOrder = .allocate(capacity: capacity)
         wordTaken = .allocate(capacity: capacity)
         eligibleBits = .allocate(capacity: (capacity + 63) / 64)
+        wordStartBits = .allocate(capacity: (capacity + 63) / 64)
+        candidateBits = .allocate(capacity: (capacity + 63) / 64)
+        sameWord = .allocate(capacity: max(capacity, 1))
     }
 
     deinit {
         fates.deallocate()
+        selectedBits.deallocate()
         eligible.deallocate()
         wordStart.deallocate()
         wordLength.deallocate()
         wordOrder.deallocate()
         wordTaken.deallocate()
         eligibleBits.deallocate()
+        wordStartBits.deallocate()
+        candidateBits.deallocate()
+        sameWord.deallocate()
+    }
+
+    /// Fills `eligibleBits` and `wordStartBits`: an eligible column starts a word unless the column
+    /// before it is eligible and has the same non-negative word id. Returns eligible tokens and words.
+    @inline(__always)
+    func collectWordStarts(_ row: RowView) -> (tokens: Int, words: Int) {
+        let tokens = collectEligibleBits(row)
+        let length = row.length, wordIds = row.wordIds
+        guard length > 0 else { return (0, 0) }
+        sameWord[0] = 0
+        // Written without short-circuits so that it vectorises.
+        for column in 1..<length {
+            let word = wordIds[column]
+            sameWord[column] = (word >= 0 ? 1 : 0) & (word == wordIds[column - 1] ? 1 : 0)
+        }
+        var words = 0
+        var eligibleBefore: UInt64 = 0  // eligibility of the column before the block
+        for block in 0..<((length + 63) / 64) {
+            let start = block * 64, end = min(start + 64, length)
+            var continues: UInt64 = 0
+            var column = start
+            while column + 8 <= end {
+                let bytes = UInt64(littleEndian: UnsafeRawPointer(sameWord + column).loadUnaligned(as: UInt64.self))
+                continues |= (((bytes & 0x0101_0101_0101_0101) &* 0x0102_0408_1020_4080) >> 56) << UInt64(column - start)
+                column += 8
+            }
+            while column < end {
+                continues |= UInt64(sameWord[column]) << UInt64(column - start)
+                column += 1
+            }
+            let eligible = eligibleBits[block]
+            let starts = eligible & ~(continues & (eligible << 1 | eligibleBefore))
+            wordStartBits[block] = starts
+            words += starts.nonzeroBitCount
+            eligibleBefore = eligible >> 63
+        }
+        return (tokens, words)
+    }
+
+    /// End (exclusive) of the word starting at `start`: the next word start or ineligible column.
+    @inline(__always)
+    func wordEnd(from start: Int, length: Int) -> Int {
+        var column = start + 1
+        while column < length {
+            let block = column >> 6
+            let boundaries = (wordStartBits[block] | ~eligibleBits[block]) >> UInt64(column & 63)
+            if boundaries != 0 { return min(column + boundaries.trailingZeroBitCount, length) }
+            column = (block + 1) << 6
+        }
+        return length
     }
 
     /// Fills `eligibleBits` for the row, eight columns per step; returns the number of eligible tokens.
@@ -121,6 +186,17 @@ final class RowScratch {
     @inline(__always)
     func isEligibleBit(_ column: Int) -> Bool {
         eligibleBits[column >> 6] >> UInt64(column & 63) & 1 != 0
+    }
+
+    @inline(__always)
+    func isSelected(_ column: Int) -> Bool {
+        selectedBits[column >> 6] >> UInt64(column & 63) & 1 != 0
+    }
+
+    @inline(__always)
+    func select(_ column: Int, fate: UInt8) {
+        fates[column] = fate
+        selectedBits[column >> 6] |= 1 << UInt64(column & 63)
     }
 
     /// Gathers the row's words into `wordStart`/`wordLength`: runs of one word id over consecutive
@@ -189,7 +265,8 @@ final class MaskingCore {
     @inline(__always)
     func exactTarget(eligibleTokens n: Int) -> Int {
         guard n > 0 else { return 0 }
-        return min(max(1, Int((options.probability * Double(n)).rounded())), rowCap)
+        // Round half up (n and p are positive), without a libm call.
+        return min(max(1, Int(options.probability * Double(n) + 0.5)), rowCap)
     }
 
     @inline(__always)
@@ -209,14 +286,14 @@ final class MaskingCore {
     @inline(__always)
     func selectColumns(_ columns: Range<Int>, fate: UInt8, scratch: RowScratch, rng: inout Xoshiro256StarStar) {
         if perPiece {
-            for column in columns { scratch.fates[column] = drawFate(&rng) }
+            for column in columns { scratch.select(column, fate: drawFate(&rng)) }
         } else {
-            for column in columns { scratch.fates[column] = fate }
+            for column in columns { scratch.select(column, fate: fate) }
         }
     }
 
     /// Applies the row's fates to the output, records positions and labels, counts stats, and
-    /// clears the fates for the next row.
+    /// clears the selection for the next row.
     @inline(__always)
     private func emitRow(
         _ row: RowView, countsWords: Bool, rowOffset: Int, scratch: RowScratch, batch: BatchScratch,
@@ -227,17 +304,15 @@ final class MaskingCore {
         // The word holding the latest selected column: its end, size, selected pieces, fates.
         var wordEnd = 0, wordPieces = 0, wordSelected = 0, firstFate = Fate.none, mixed = false
         var count = selectedCount, masked = 0, randomised = 0
-        // Eight fates at a time: most blocks hold few selections, and their bits point straight at them.
-        let fateBlocks = UnsafeMutableRawPointer(scratch.fates)
-        for blockStart in stride(from: 0, to: row.length, by: 8) {
-            var block = UInt64(littleEndian: fateBlocks.loadUnaligned(fromByteOffset: blockStart, as: UInt64.self))
+        let fates = scratch.fates, selectedBits = scratch.selectedBits
+        for blockIndex in 0..<((row.length + 63) / 64) {
+            var block = selectedBits[blockIndex]
             guard block != 0 else { continue }
-            fateBlocks.storeBytes(of: 0, toByteOffset: blockStart, as: UInt64.self)
+            selectedBits[blockIndex] = 0
             repeat {
-                let shift = UInt64(block.trailingZeroBitCount & ~7)
-                let column = blockStart + Int(shift >> 3)
-                let fate = UInt8(truncatingIfNeeded: block >> shift)
-                block &= ~(0xFF << shift)
+                let column = blockIndex * 64 + block.trailingZeroBitCount
+                block &= block - 1
+                let fate = fates[column]
                 if countsWords {
                     if column >= wordEnd {
                         closeWord(pieces: wordPieces, selected: wordSelected, mixed: mixed, stats: &stats)
@@ -367,7 +442,7 @@ final class MaskingCore {
     }
 }
 
-/// A strategy's part of the work: mark the fates of one row in `scratch.fates` and count its
+/// A strategy's part of the work: select columns of one row (`scratch.select`) and count its
 /// eligible tokens and words in `stats`.
 protocol RowSelector: AnyObject {
     /// Whether word stats (selected, partly selected, mixed words) are counted; token masking skips

@@ -25,7 +25,6 @@ public final class TokenMasking: MaskingStrategy, RowSelector {
     }
 
     func selectRow(_ row: RowView, scratch: RowScratch, rng: inout Xoshiro256StarStar, stats: inout MaskingStats) {
-        let fates = scratch.fates
         let count = scratch.collectEligibleBits(row)
         stats.eligibleTokens += count
         switch core.options.budget {
@@ -37,8 +36,8 @@ public final class TokenMasking: MaskingStrategy, RowSelector {
                 var selected = 0
                 while selected < target {
                     let column = rng.below(row.length)
-                    if scratch.isEligibleBit(column) && fates[column] == Fate.none {
-                        fates[column] = core.drawFate(&rng)
+                    if scratch.isEligibleBit(column) && !scratch.isSelected(column) {
+                        scratch.select(column, fate: core.drawFate(&rng))
                         selected += 1
                     }
                 }
@@ -55,7 +54,7 @@ public final class TokenMasking: MaskingStrategy, RowSelector {
                     let column = eligible[pick]
                     eligible[pick] = eligible[index]
                     eligible[index] = column
-                    fates[Int(column)] = core.drawFate(&rng)
+                    scratch.select(Int(column), fate: core.drawFate(&rng))
                 }
             }
         case .bernoulli:
@@ -64,7 +63,7 @@ public final class TokenMasking: MaskingStrategy, RowSelector {
                 var hits = scratch.eligibleBits[block] & coins.draw(&rng)
                 while hits != 0 {
                     guard selected < core.rowCap else { break blocks }
-                    fates[block * 64 + hits.trailingZeroBitCount] = core.drawFate(&rng)
+                    scratch.select(block * 64 + hits.trailingZeroBitCount, fate: core.drawFate(&rng))
                     hits &= hits - 1
                     selected += 1
                 }

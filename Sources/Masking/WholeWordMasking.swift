@@ -14,9 +14,11 @@ public final class WholeWordMasking: MaskingStrategy, RowSelector {
     let core: MaskingCore
     public var options: MaskingOptions { core.options }
     public var vocabulary: MaskingVocabulary { core.vocabulary }
+    private let coins: BernoulliBits
 
     public init(options: MaskingOptions, vocabulary: MaskingVocabulary) throws(MaskingError) {
         core = try MaskingCore(options: options, vocabulary: vocabulary)
+        coins = BernoulliBits(probability: options.probability)
     }
 
     public func mask(_ batch: TokenBatch, seed: UInt64, epoch: Int, batchIndex: Int, into out: inout MaskedBatch) {
@@ -24,41 +26,75 @@ public final class WholeWordMasking: MaskingStrategy, RowSelector {
     }
 
     func selectRow(_ row: RowView, scratch: RowScratch, rng: inout Xoshiro256StarStar, stats: inout MaskingStats) {
-        let (tokens, words) = scratch.collectWords(row)
+        let (tokens, words) = scratch.collectWordStarts(row)
         stats.eligibleTokens += tokens
         stats.eligibleWords += words
-        let lengths = scratch.wordLength, order = scratch.wordOrder
+        let length = row.length, blocks = (length + 63) / 64
         let cap = core.rowCap
         var selected = 0
         switch core.options.budget {
         case .exact:
             let target = core.exactTarget(eligibleTokens: tokens)
-            for index in 0..<words { order[index] = Int32(truncatingIfNeeded: index) }
-            var index = 0
-            while selected < target && index < words {
-                // Lazy Fisher-Yates: draw the next word of a random order only when it is needed.
-                let pick = index + rng.below(words - index)
-                let word = Int(order[pick])
-                order[pick] = order[index]
-                order[index] = Int32(truncatingIfNeeded: word)
-                index += 1
-                let after = selected + Int(lengths[word])
+            let candidates = scratch.candidateBits
+            candidates.update(from: scratch.wordStartBits, count: blocks)
+            var unvisited = words
+            while selected < target && unvisited > 0 {
+                // The next word of a random order: uniform among the words not visited yet.
+                let start = unvisited * 4 >= length
+                    ? randomCandidateByRejection(candidates, length: length, rng: &rng)
+                    : nthCandidate(candidates, rng.below(unvisited))
+                candidates[start >> 6] &= ~(1 << UInt64(start & 63))
+                unvisited -= 1
+                let end = scratch.wordEnd(from: start, length: length)
+                let after = selected + end - start
                 let fits = after <= target
                 let closer = after - target < target - selected && after <= cap
                 if fits || closer {
-                    core.selectWord(word, scratch: scratch, rng: &rng)
+                    core.selectColumns(start..<end, fate: core.drawFate(&rng), scratch: scratch, rng: &rng)
                     selected = after
                 }
             }
         case .bernoulli:
-            var coins = CoinFlips(probability: core.options.probability)
-            for word in 0..<words where coins.flip(&rng) {
-                let after = selected + Int(lengths[word])
-                if after <= cap {
-                    core.selectWord(word, scratch: scratch, rng: &rng)
-                    selected = after
+            // One Bernoulli bit per column, kept at word starts: each word independently.
+            for block in 0..<blocks {
+                var hits = scratch.wordStartBits[block] & coins.draw(&rng)
+                while hits != 0 {
+                    let start = block * 64 + hits.trailingZeroBitCount
+                    hits &= hits - 1
+                    let end = scratch.wordEnd(from: start, length: length)
+                    if selected + end - start <= cap {
+                        core.selectColumns(start..<end, fate: core.drawFate(&rng), scratch: scratch, rng: &rng)
+                        selected += end - start
+                    }
                 }
             }
+        }
+    }
+
+    /// A uniform column among the set bits, drawn by rejection (at least a quarter of columns are set).
+    @inline(__always)
+    private func randomCandidateByRejection(
+        _ candidates: UnsafeMutablePointer<UInt64>, length: Int, rng: inout Xoshiro256StarStar
+    ) -> Int {
+        while true {
+            let column = rng.below(length)
+            if candidates[column >> 6] >> UInt64(column & 63) & 1 != 0 { return column }
+        }
+    }
+
+    /// The column of the `index`-th set bit (counting from 0).
+    @inline(__always)
+    private func nthCandidate(_ candidates: UnsafeMutablePointer<UInt64>, _ index: Int) -> Int {
+        var remaining = index, block = 0
+        while true {
+            var bits = candidates[block]
+            let count = bits.nonzeroBitCount
+            if remaining < count {
+                for _ in 0..<remaining { bits &= bits - 1 }
+                return block * 64 + bits.trailingZeroBitCount
+            }
+            remaining -= count
+            block += 1
         }
     }
 }
