@@ -3,13 +3,20 @@ import Foundation
 import Glibc
 #endif
 
+/// A failure injected by tests once `afterBytes` bytes of a file are written.
+struct WriteFault: Sendable {
+    enum Kind: Sendable { case diskFull, killProcess }
+    var kind: Kind
+    var afterBytes: Int
+}
+
 /// Crash-safe file replacement: write `NAME.tmp-PID`, fsync it, rename over `NAME`, fsync the
 /// directory. Readers see either the old complete file or the new complete file, never a part.
 enum AtomicFile {
     static let temporaryMarker = ".tmp-"
 
-    /// `failAfterBytes` simulates a disk filling up after that many bytes (tests only).
-    static func write(_ pieces: [[UInt8]], to url: URL, failAfterBytes: Int? = nil) throws {
+    /// `fault` injects a failure part-way through (tests only).
+    static func write(_ pieces: [[UInt8]], to url: URL, fault: WriteFault? = nil) throws {
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(url.lastPathComponent + temporaryMarker + String(getpid()))
         func failure(_ what: String, _ code: Int32) -> CheckpointError {
@@ -24,9 +31,12 @@ enum AtomicFile {
                     var position = 0
                     while position < bytes.count {
                         var count = bytes.count - position
-                        if let limit = failAfterBytes {
-                            count = min(count, limit - written)
-                            guard count > 0 else { throw failure("writing", ENOSPC) }
+                        if let fault {
+                            count = min(count, fault.afterBytes - written)
+                            if count <= 0 {
+                                if fault.kind == .killProcess { raise(SIGKILL) }
+                                throw failure("writing", ENOSPC)
+                            }
                         }
                         let result = Glibc.write(descriptor, bytes.baseAddress! + position, count)
                         if result < 0 {

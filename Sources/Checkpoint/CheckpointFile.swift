@@ -10,16 +10,16 @@ public enum CheckpointFile {
     public static func write(
         _ tensors: [TensorView], metadata: [String: String], to url: URL, compression: Gzip.Options = Gzip.Options()
     ) throws {
-        try write(tensors, metadata: metadata, to: url, compression: compression, failAfterBytes: nil)
+        try write(tensors, metadata: metadata, to: url, compression: compression, fault: nil)
     }
 
     static func write(
-        _ tensors: [TensorView], metadata: [String: String], to url: URL, compression: Gzip.Options, failAfterBytes: Int?
+        _ tensors: [TensorView], metadata: [String: String], to url: URL, compression: Gzip.Options, fault: WriteFault?
     ) throws {
         let plain = SafeTensorsWriter.serialize(tensors, metadata: metadata)
         let pieces = url.pathExtension == "gz"
             ? try plain.withUnsafeBytes { try Gzip.compressMembers($0, options: compression) } : [plain]
-        try AtomicFile.write(pieces, to: url, failAfterBytes: failAfterBytes)
+        try AtomicFile.write(pieces, to: url, fault: fault)
     }
 
     /// Reads a plain or gzip-compressed safetensors file (recognised by its first bytes).

@@ -29,11 +29,11 @@ public struct CheckpointStore: Sendable {
     public func save(
         step: Int, model: [TensorView], optimizer: [TensorView]?, metadata: CheckpointMetadata
     ) throws -> URL {
-        try save(step: step, model: model, optimizer: optimizer, metadata: metadata, failAfterBytes: nil)
+        try save(step: step, model: model, optimizer: optimizer, metadata: metadata, fault: nil)
     }
 
     func save(
-        step: Int, model: [TensorView], optimizer: [TensorView]?, metadata: CheckpointMetadata, failAfterBytes: Int?
+        step: Int, model: [TensorView], optimizer: [TensorView]?, metadata: CheckpointMetadata, fault: WriteFault?
     ) throws -> URL {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -48,10 +48,10 @@ public struct CheckpointStore: Sendable {
             var optimizerMetadata = CheckpointMetadata(step: step)
             optimizerMetadata.extra["content"] = "optimizer"
             try CheckpointFile.write(optimizer, metadata: optimizerMetadata.dictionary(), to: Self.optimizerURL(for: url),
-                                     compression: compression, failAfterBytes: failAfterBytes)
+                                     compression: compression, fault: fault)
         }
         try CheckpointFile.write(model, metadata: stamped.dictionary(), to: url, compression: compression,
-                                 failAfterBytes: failAfterBytes)
+                                 fault: fault)
         try AtomicFile.write(text: url.lastPathComponent + "\n", to: directory.appendingPathComponent(Self.latestPointerName))
         try prune(keeping: url)
         return url

@@ -79,7 +79,7 @@ import Testing
         let before = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         let error = try #require(throws: CheckpointError.self) {
             try store.save(step: 2, model: arena.views(), optimizer: arena.views(), metadata: Self.metadata(step: 2),
-                           failAfterBytes: failAfter)
+                           fault: WriteFault(kind: .diskFull, afterBytes: failAfter))
         }
         #expect(error.description.contains("No space left on device"), "\(error)")
         #expect(error.description.contains("step-2"), "\(error)")
@@ -106,5 +106,34 @@ import Testing
         #expect(try store.latest()?.lastPathComponent == "step-1.safetensors.gz")
         try store.save(step: 3, model: arena.views(), optimizer: nil, metadata: Self.metadata(step: 3))
         #expect(!FileManager.default.fileExists(atPath: orphan.path))
+    }
+
+    /// A real process killed (SIGKILL) in the middle of writing the model file: the previous
+    /// checkpoint stays `latest` and loadable, and no file exists under the new final names.
+    @Test func writerProcessKilledMidFileLeavesPreviousCheckpoint() async throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = CheckpointStore(directory: folder, keepLast: 3)
+        let arena = Self.arena(seed: 6)
+        try store.save(step: 1, model: arena.views(), optimizer: nil, metadata: Self.metadata(step: 1))
+        let path = folder.path
+        await #expect(processExitsWith: .signal(SIGKILL)) { [path = path as String] in
+            let arena = StoreTests.arena(seed: 7)
+            let store = CheckpointStore(directory: URL(fileURLWithPath: path), keepLast: 3)
+            _ = try store.save(step: 2, model: arena.views(), optimizer: nil, metadata: StoreTests.metadata(step: 2),
+                               fault: WriteFault(kind: .killProcess, afterBytes: 20_000))
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: path)
+        #expect(names.contains { $0.hasPrefix("step-2.safetensors.gz.tmp-") }, "\(names)")
+        #expect(!names.contains("step-2.safetensors.gz"))
+        #expect(store.checkpoints().map(\.step) == [1])
+        let latest = try #require(try store.latest())
+        #expect(latest.lastPathComponent == "step-1.safetensors.gz")
+        let copy = Arena(Self.layout)
+        _ = try LoadedCheckpoint.open(latest).loadWeights(into: copy.buffer, layout: Self.layout)
+        #expect(copy.values("bert.embeddings.word_embeddings.weight") == arena.values("bert.embeddings.word_embeddings.weight"))
+        // The next save (by a live process) removes the dead writer's temporary.
+        try store.save(step: 3, model: arena.views(), optimizer: nil, metadata: Self.metadata(step: 3))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: path).allSatisfy { !$0.contains(".tmp-") })
     }
 }
