@@ -9,7 +9,7 @@ struct TokenizerBenchmark: ParsableCommand {
         commandName: "tokenizer",
         abstract: "WordPiece throughput (MB/s, tokens/s) at 1 and 2 threads, beside HF tokenizers.")
 
-    @Option(help: "Corpus file (default Corpora/legal.txt, else the committed legal sample).")
+    @Option(help: "Corpus file (default Corpora/legal.txt, else Corpora/samples/legal.txt, else the tokenizer fixture).")
     var corpus: String?
     @Option(help: "Comma-separated thread counts.")
     var threads: String = "1,2"
@@ -23,8 +23,9 @@ struct TokenizerBenchmark: ParsableCommand {
     var python: String = "python3"
 
     func run() throws {
-        let corpusPath = corpus ?? (FileManager.default.fileExists(atPath: "Corpora/legal.txt")
-            ? "Corpora/legal.txt" : "Tests/Fixtures/tokenizer/legal_sample.txt")
+        let corpusPath = corpus
+            ?? ["Corpora/legal.txt", "Corpora/samples/legal.txt"].first { FileManager.default.fileExists(atPath: $0) }
+            ?? "Tests/Fixtures/tokenizer/legal_sample.txt"
         let threadCounts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--threads needs positive integers, e.g. 1,2")
