@@ -49,11 +49,11 @@ struct AllBenchmark: ParsableCommand {
         let me = Bundle.main.executablePath ?? CommandLine.arguments[0]
         let extra = try parsedExtraArguments()
         let references = referenceVersions()
-        print("references: \(references ?? "not importable (\(python) with tokenizers, transformers, torch): ratios are skipped")")
+        say("references: \(references ?? "not importable (\(python) with tokenizers, transformers, torch): ratios are skipped")")
         var sections: [BenchmarkSection] = []
         for name in names {
             let arguments = [name] + (extra[name] ?? Self.defaultArguments(name, referencesInstalled: references != nil))
-            print("== mlm-bench \(arguments.joined(separator: " "))")
+            say("== mlm-bench \(shellQuoted(arguments))")
             let section: BenchmarkSection
             do {
                 let result = try Subprocess.run(me, arguments, echoPrefix: "", allowFailure: true)
@@ -62,7 +62,7 @@ struct AllBenchmark: ParsableCommand {
             } catch {
                 section = BenchmarkSection(name: name, arguments: arguments, status: -1, seconds: 0, output: "\(error)")
             }
-            if section.status != 0 { print("   exit status \(section.status)") }
+            if section.status != 0 { say("   exit status \(section.status)") }
             sections.append(section)
         }
         let summary = try? String(contentsOfFile: maskingStrategies, encoding: .utf8)
@@ -93,6 +93,11 @@ struct AllBenchmark: ParsableCommand {
             + "print(f'tokenizers {tokenizers.__version__}, transformers {transformers.__version__}, torch {torch.__version__}')"
         return Subprocess.firstLine(interpreter, ["-c", script])
     }
+}
+
+/// Prints to stderr, unbuffered, so it interleaves in order with the children's echoed output.
+func say(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
 /// One benchmark's run: its command, exit status and everything it printed.

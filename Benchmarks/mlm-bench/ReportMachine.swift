@@ -4,6 +4,8 @@ import TensorKernels
 /// Facts about the machine and the checkout that every benchmark report states.
 struct MachineFacts: Sendable {
     var cpuModel: String
+    /// The SIMD extensions that matter for GEMM kernels, as /proc/cpuinfo lists them.
+    var simdFlags: [String] = []
     var logicalCores: Int
     var memoryGiB: Double?
     var openBLASKernel: String
@@ -20,7 +22,8 @@ struct MachineFacts: Sendable {
         let status = git.flatMap { try? Subprocess.run($0, ["status", "--porcelain", "--untracked-files=no"],
                                                         currentDirectory: repository, allowFailure: true) }
         return MachineFacts(
-            cpuModel: procField(cpuinfo, "model name") ?? "unknown CPU",
+            cpuModel: cpuDescription(cpuinfo),
+            simdFlags: gemmRelevantFlags(cpuinfo),
             logicalCores: ProcessInfo.processInfo.activeProcessorCount,
             memoryGiB: procField(meminfo, "MemTotal").flatMap { Double($0.split(separator: " ").first ?? "") }
                 .map { $0 / 1_048_576 },
@@ -33,7 +36,8 @@ struct MachineFacts: Sendable {
 
     var markdownLines: [String] {
         var lines = [
-            "- Machine: \(cpuModel), \(logicalCores) logical cores" + (memoryGiB.map { String(format: ", %.0f GiB RAM", $0) } ?? ""),
+            "- Machine: \(cpuModel), \(logicalCores) logical cores" + (memoryGiB.map { String(format: ", %.0f GiB RAM", $0) } ?? "")
+                + (simdFlags.isEmpty ? "" : "; " + simdFlags.joined(separator: " ")),
             "- OpenBLAS kernel: \(openBLASKernel)",
             "- Commit: `\(commit)`" + (dirtyFiles > 0 ? " (plus \(dirtyFiles) uncommitted tracked change(s))" : ""),
             "- Date: \(date)",
@@ -41,6 +45,19 @@ struct MachineFacts: Sendable {
         if let loadAverage { lines.append("- Load average at start (1/5/15 min): \(loadAverage)") }
         return lines
     }
+}
+
+/// "AMD EPYC (AuthenticAMD family 26 model 2)": the model name alone can be vague on virtual machines.
+func cpuDescription(_ cpuinfo: String) -> String {
+    let name = procField(cpuinfo, "model name") ?? "unknown CPU"
+    guard let vendor = procField(cpuinfo, "vendor_id"), let family = procField(cpuinfo, "cpu family"),
+          let model = procField(cpuinfo, "model") else { return name }
+    return "\(name) (\(vendor) family \(family) model \(model))"
+}
+
+func gemmRelevantFlags(_ cpuinfo: String) -> [String] {
+    let present = Set((procField(cpuinfo, "flags") ?? "").split(separator: " ").map(String.init))
+    return ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile"].filter(present.contains)
 }
 
 /// The value of `key` in a /proc file of `key : value` lines.
