@@ -5,7 +5,8 @@ import Testing
 /// Golden outputs of HF `tokenizers` 0.23.3 (Tests/Fixtures/tokenizer/generate.py).
 @Suite struct ParityTests {
     static let cases: [(vocab: String, input: String)] = [
-        ("uncased", "legal_sample"), ("uncased", "edge_cases"), ("cased", "legal_sample"), ("cased", "edge_cases"),
+        ("uncased", "legal_sample"), ("uncased", "edge_cases"), ("uncased", "random_unicode"),
+        ("cased", "legal_sample"), ("cased", "edge_cases"), ("cased", "random_unicode"),
     ]
 
     @Test(arguments: cases)

@@ -20,7 +20,6 @@ from tokenizers import BertWordPieceTokenizer
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 VOCABS = {"uncased": ("Vocab/bert-base-uncased.txt", True), "cased": ("Vocab/bert-base-cased.txt", False)}
-INPUTS = ["legal_sample", "edge_cases"]
 TRAINER_VOCAB_SIZE = 2000
 
 
@@ -101,6 +100,8 @@ def main() -> None:
         tokenizer = BertWordPieceTokenizer(os.path.join(ROOT, vocab_path), lowercase=lowercase)
         write_jsonl(f"golden_{vocab_name}_legal_sample.jsonl", single_records(tokenizer, legal, with_decode=False))
         write_jsonl(f"golden_{vocab_name}_edge_cases.jsonl", single_records(tokenizer, edge, with_decode=True))
+        write_jsonl(f"golden_{vocab_name}_random_unicode.jsonl",
+                    single_records(tokenizer, read_lines("random_unicode"), with_decode=True))
         write_jsonl(f"golden_{vocab_name}_pairs.jsonl", pair_records(tokenizer, legal, edge))
     trainer = BertWordPieceTokenizer(lowercase=True)
     trainer.train([os.path.join(HERE, "legal_sample.txt")], vocab_size=TRAINER_VOCAB_SIZE, min_frequency=2,
