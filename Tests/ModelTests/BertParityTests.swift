@@ -92,10 +92,12 @@ struct TinyCase {
         #expect(maxAbsDifference(logits, expectedLogits) <= 1e-4)
         let expectedLoss = try tiny.reference.floats("loss")[0]
         #expect(abs(result.loss - expectedLoss) / expectedLoss <= 1e-5, "loss \(result.loss) vs \(expectedLoss)")
+        print("parity: logits max |Δ| \(maxAbsDifference(logits, expectedLogits)), loss rel \(abs(result.loss - expectedLoss) / expectedLoss)")
         #expect(result.count == tiny.maskedLabels.filter { $0 >= 0 }.count)
 
         model.zeroGradients()
         try model.maskedLMBackward(workspace: workspace)
+        var worstGradient = 0.0
         for tensor in model.layout.tensors {
             let expected = try tiny.gradients.floats(tensor.name)
             let actual = Array(model.gradient(tensor.name)!)
@@ -108,7 +110,9 @@ struct TinyCase {
             }
             let error = relativeL2Error(actual, expected)
             #expect(error <= 1e-3, "gradient of \(tensor.name): relative L2 error \(error)")
+            worstGradient = max(worstGradient, error)
         }
+        print("parity: worst parameter-gradient relative L2 error \(worstGradient)")
     }
 
     @Test func poolerOutputAndGradientsMatchTransformers() throws {
