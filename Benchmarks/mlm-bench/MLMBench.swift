@@ -14,6 +14,7 @@ struct MLMBench: ParsableCommand {
             CorpusStreamBenchmark.self,
             MaskingStrategiesBenchmark.self,
             AllBenchmark.self,
+            TrainStepBenchmark.self,
         ]
     )
 

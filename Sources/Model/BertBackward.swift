@@ -145,38 +145,12 @@ extension BertModel {
 
     private func attentionBackward(_ l: Int, workspace: BertWorkspace) {
         let a = workspace.layers[l]
-        let b = workspace.currentBatch, s = workspace.currentSeq, h = config.hiddenSize
-        let heads = config.numAttentionHeads, d = h / heads
-        let scale = 1 / Float(d).squareRoot()
-        let dropped = droppedProbabilities(l, workspace: workspace)
-        let dContext = workspace.gradientContext, dProbabilities = workspace.gradientProbabilities
-        for batch in 0..<b {
-            let rows = batch * s * h, scores = batch * heads * s * s
-            // dP' = dC · Vᵀ and dV = P'ᵀ · dC, per head.
-            Gemm.multiplyBatched(
-                count: heads, transposeA: false, transposeB: true, m: s, n: s, k: d,
-                a: dContext + rows, lda: h, strideA: d, b: a.value + rows, ldb: h, strideB: d,
-                beta: 0, c: dProbabilities + scores, ldc: s, strideC: s * s)
-            Gemm.multiplyBatched(
-                count: heads, transposeA: true, transposeB: false, m: s, n: d, k: s,
-                a: dropped + scores, lda: s, strideA: s * s, b: dContext + rows, ldb: h, strideB: d,
-                beta: 0, c: workspace.gradientValue + rows, ldc: h, strideC: d)
-        }
-        let count = b * heads * s * s
-        attentionDropout(workspace, layer: l).apply(dProbabilities, count: count)
-        AttentionSoftmax.backward(probabilities: a.probabilities, gradient: dProbabilities, rows: b * heads * s, columns: s)
-        for batch in 0..<b {
-            let rows = batch * s * h, scores = batch * heads * s * s
-            // dQ = scale · dS · K and dK = scale · dSᵀ · Q, per head.
-            Gemm.multiplyBatched(
-                count: heads, transposeA: false, transposeB: false, m: s, n: d, k: s, alpha: scale,
-                a: dProbabilities + scores, lda: s, strideA: s * s, b: a.key + rows, ldb: h, strideB: d,
-                beta: 0, c: workspace.gradientQuery + rows, ldc: h, strideC: d)
-            Gemm.multiplyBatched(
-                count: heads, transposeA: true, transposeB: false, m: s, n: d, k: s, alpha: scale,
-                a: dProbabilities + scores, lda: s, strideA: s * s, b: a.query + rows, ldb: h, strideB: d,
-                beta: 0, c: workspace.gradientKey + rows, ldc: h, strideC: d)
-        }
+        Attention.backward(
+            contextGradient: workspace.gradientContext, query: a.query, key: a.key, value: a.value,
+            probabilities: a.probabilities, shape: attentionShape(workspace), dropout: attentionDropout(workspace, layer: l),
+            dropped: workspace.droppedProbabilities, probabilityGradient: workspace.gradientProbabilities,
+            queryGradient: workspace.gradientQuery, keyGradient: workspace.gradientKey,
+            valueGradient: workspace.gradientValue)
     }
 
     private func embeddingsBackward(_ workspace: BertWorkspace) {

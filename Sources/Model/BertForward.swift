@@ -198,36 +198,17 @@ extension BertModel {
             output: a.output, mean: a.outputMean, rstd: a.outputRstd, rows: t, columns: h, eps: config.layerNormEps)
     }
 
-    /// The probabilities after attention dropout: the saved ones, or a dropped copy in scratch.
-    func droppedProbabilities(_ l: Int, workspace: BertWorkspace) -> UnsafePointer<Float> {
-        let a = workspace.layers[l]
-        let dropout = attentionDropout(workspace, layer: l)
-        guard dropout.isActive else { return UnsafePointer(a.probabilities) }
-        let count = workspace.currentBatch * config.numAttentionHeads * workspace.currentSeq * workspace.currentSeq
-        dropout.apply(a.probabilities, into: workspace.droppedProbabilities, count: count)
-        return UnsafePointer(workspace.droppedProbabilities)
+    func attentionShape(_ workspace: BertWorkspace) -> Attention.Shape {
+        Attention.Shape(
+            batch: workspace.currentBatch, heads: config.numAttentionHeads, seq: workspace.currentSeq,
+            headSize: config.hiddenSize / config.numAttentionHeads)
     }
 
     private func attentionForward(_ l: Int, workspace: BertWorkspace) {
         let a = workspace.layers[l]
-        let b = workspace.currentBatch, s = workspace.currentSeq, h = config.hiddenSize
-        let heads = config.numAttentionHeads, d = h / heads
-        let scale = 1 / Float(d).squareRoot()
-        for batch in 0..<b {
-            Gemm.multiplyBatched(
-                count: heads, transposeA: false, transposeB: true, m: s, n: s, k: d, alpha: scale,
-                a: a.query + batch * s * h, lda: h, strideA: d, b: a.key + batch * s * h, ldb: h, strideB: d,
-                beta: 0, c: a.probabilities + batch * heads * s * s, ldc: s, strideC: s * s)
-        }
-        AttentionSoftmax.forward(
-            a.probabilities, keyMask: workspace.attentionMask, batch: b, heads: heads, queries: s, keys: s,
-            keyMaskStride: s)
-        let probabilities = droppedProbabilities(l, workspace: workspace)
-        for batch in 0..<b {
-            Gemm.multiplyBatched(
-                count: heads, transposeA: false, transposeB: false, m: s, n: d, k: s,
-                a: probabilities + batch * heads * s * s, lda: s, strideA: s * s, b: a.value + batch * s * h, ldb: h,
-                strideB: d, beta: 0, c: a.context + batch * s * h, ldc: h, strideC: d)
-        }
+        Attention.forward(
+            query: a.query, key: a.key, value: a.value, keyMask: workspace.attentionMask,
+            shape: attentionShape(workspace), dropout: attentionDropout(workspace, layer: l),
+            probabilities: a.probabilities, dropped: workspace.droppedProbabilities, context: a.context)
     }
 }

@@ -4,13 +4,14 @@ import Glibc
 import Darwin
 #endif
 
-/// GELU with the exact error function, as HF `hidden_act: "gelu"`: `x · Φ(x)`.
+/// GELU with the exact error function, as HF `hidden_act: "gelu"`: `x · Φ(x)` (Φ from `FastMath`,
+/// accurate to float precision, not the tanh approximation).
 public enum GELU {
     public static func forward(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.forEachRange(count, grain: 16_384) { range in
             for i in range {
                 let x = input[i]
-                output[i] = 0.5 * x * (1 + erff(x * 0.707_106_781_186_547_5))
+                output[i] = x * FastMath.gaussianCDFAndDensity(x).cdf
             }
         }
     }
@@ -23,9 +24,8 @@ public enum GELU {
         Parallel.forEachRange(count, grain: 16_384) { range in
             for i in range {
                 let x = input[i]
-                let cdf = 0.5 * (1 + erff(x * 0.707_106_781_186_547_5))
-                let pdf = expf(-0.5 * x * x) * 0.398_942_280_401_432_7
-                inputGradient[i] = outputGradient[i] * (cdf + x * pdf)
+                let (cdf, density) = FastMath.gaussianCDFAndDensity(x)
+                inputGradient[i] = outputGradient[i] * (cdf + x * density)
             }
         }
     }

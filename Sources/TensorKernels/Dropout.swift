@@ -5,15 +5,16 @@ public struct DropoutMask: Sendable {
     public let probability: Float
     public let scale: Float
     private let key: UInt64
+    /// Keep when a 16-bit uniform is at least this: one 64-bit hash decides four consecutive elements.
     private let threshold: UInt32
 
     /// `stream` distinguishes dropout sites (layer, position in the layer) within one step.
     public init(probability: Float, seed: UInt64, stream: UInt64) {
-        let p = min(max(probability, 0), 0.999_999)
+        let p = min(max(probability, 0), 0.999)
         self.probability = p
         self.scale = p > 0 ? 1 / (1 - p) : 1
         self.key = mix64(seed ^ mix64(stream &* 0xD1B5_4A32_D192_ED03))
-        self.threshold = UInt32(min(Double(p) * 4_294_967_296.0, 4_294_967_295.0))
+        self.threshold = UInt32((Double(p) * 65_536).rounded())
     }
 
     public var isActive: Bool { probability > 0 }
@@ -21,14 +22,32 @@ public struct DropoutMask: Sendable {
     /// The factor element `index` is multiplied by: 0 or `scale`.
     @inline(__always)
     public func factor(_ index: Int) -> Float {
-        UInt32(truncatingIfNeeded: mix64(key &+ UInt64(index)) >> 32) >= threshold ? scale : 0
+        let bits = mix64(key &+ UInt64(index >> 2)) >> (UInt64(index & 3) << 4)
+        return UInt32(truncatingIfNeeded: bits & 0xFFFF) >= threshold ? scale : 0
+    }
+
+    /// Calls `body(i, factor(i))` for `i` in `range`, hashing once per group of four.
+    @inline(__always)
+    public func forEachFactor(in range: Range<Int>, _ body: (Int, Float) -> Void) {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            var bits = mix64(key &+ UInt64(i >> 2)) >> (UInt64(i & 3) << 4)
+            let groupEnd = min(range.upperBound, (i | 3) + 1)
+            while i < groupEnd {
+                body(i, UInt32(truncatingIfNeeded: bits & 0xFFFF) >= threshold ? scale : 0)
+                bits >>= 16
+                i += 1
+            }
+        }
     }
 
     /// `values[i] *= factor(offset + i)`, in place. Used for both directions.
     public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, offset: Int = 0) {
         guard isActive else { return }
         Parallel.forEachRange(count, grain: 32_768) { range in
-            for i in range { values[i] *= factor(offset + i) }
+            forEachFactor(in: (offset + range.lowerBound)..<(offset + range.upperBound)) { i, f in
+                values[i - offset] *= f
+            }
         }
     }
 
@@ -39,7 +58,7 @@ public struct DropoutMask: Sendable {
             return
         }
         Parallel.forEachRange(count, grain: 32_768) { range in
-            for i in range { output[i] = input[i] * factor(i) }
+            forEachFactor(in: range) { i, f in output[i] = input[i] * f }
         }
     }
 }

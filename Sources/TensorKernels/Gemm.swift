@@ -1,8 +1,17 @@
 import CBLAS
 
-/// Row-major single-precision matrix products on OpenBLAS.
+/// Row-major single-precision matrix products on OpenBLAS. OpenBLAS runs single-threaded and large
+/// products are split across `Parallel.workerCount` workers here, so one thread pool serves both the
+/// GEMMs and the elementwise kernels (OpenBLAS's own workers spin in `sched_yield` between calls and
+/// would compete with ours for the cores).
 public enum Gemm {
+    /// Products below this many multiply-adds run on the calling thread.
+    public static let splitThreshold = 1 << 20
+
+    private static let singleThreadedBLAS: Void = { openblas_set_num_threads(1) }()
+
     /// `C[m,n] = alpha · op(A) · op(B) + beta · C`, with `op(A)` of shape `[m,k]` and `op(B)` of `[k,n]`.
+    /// The rows (or columns) of C are split between workers.
     @inline(__always)
     public static func multiply(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -10,23 +19,60 @@ public enum Gemm {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
+        _ = singleThreadedBLAS
+        let workers = Parallel.workerCount
+        if workers == 1 || m * n * k < splitThreshold {
+            multiplySerial(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if m >= n {
+            Parallel.forEachRange(m, grain: 16) { rows in
+                multiplySerial(
+                    transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
+                    a: transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda, b: b, ldb: ldb,
+                    beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
+            }
+        } else {
+            Parallel.forEachRange(n, grain: 16) { columns in
+                multiplySerial(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k, alpha: alpha,
+                    a: a, lda: lda, b: transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound, ldb: ldb,
+                    beta: beta, c: c + columns.lowerBound, ldc: ldc)
+            }
+        }
+    }
+
+    /// One OpenBLAS call on the calling thread.
+    @inline(__always)
+    public static func multiplySerial(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        _ = singleThreadedBLAS
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// The same product for `count` matrix triples placed at fixed strides (e.g. one per attention head).
+    /// The same product for `count` matrix triples placed at fixed strides (e.g. one per attention head);
+    /// the products are spread over the workers, each running serially.
     @inline(__always)
     public static func multiplyBatched(
         count: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int, strideA: Int, b: UnsafePointer<Float>, ldb: Int, strideB: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
     ) {
-        for i in 0..<count {
-            multiply(
-                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb, beta: beta,
-                c: c + i * strideC, ldc: ldc)
+        Parallel.forEachRange(count, grain: max(1, splitThreshold / max(1, m * n * k))) { range in
+            for i in range {
+                multiplySerial(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                    a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb, beta: beta,
+                    c: c + i * strideC, ldc: ldc)
+            }
         }
     }
 }

@@ -15,26 +15,29 @@ public enum AttentionSoftmax {
         let rows = batch * heads * queries
         Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: keys)) { range in
             for r in range {
-                let b = r / (heads * queries)
-                let mask = keyMask + b * keyMaskStride
-                let row = scores + r * keys
-                var maximum = -Float.infinity
-                for j in 0..<keys where mask[j] != 0 { maximum = max(maximum, row[j]) }
-                if maximum == -Float.infinity {
-                    let uniform = 1 / Float(keys)
-                    for j in 0..<keys { row[j] = uniform }
-                    continue
-                }
-                var total: Float = 0
-                for j in 0..<keys {
-                    let e = mask[j] != 0 ? expf(row[j] - maximum) : 0
-                    row[j] = e
-                    total += e
-                }
-                let inv = 1 / total
-                for j in 0..<keys { row[j] *= inv }
+                maskedRow(scores + r * keys, mask: keyMask + (r / (heads * queries)) * keyMaskStride, count: keys)
             }
         }
+    }
+
+    /// One row in place; `mask[j] == 0` marks a padding key.
+    @inline(__always)
+    public static func maskedRow(_ row: UnsafeMutablePointer<Float>, mask: UnsafePointer<UInt8>, count keys: Int) {
+        var maximum = -Float.infinity
+        for j in 0..<keys { maximum = max(maximum, mask[j] != 0 ? row[j] : -Float.infinity) }
+        if maximum == -Float.infinity {
+            let uniform = 1 / Float(keys)
+            for j in 0..<keys { row[j] = uniform }
+            return
+        }
+        var total: Float = 0
+        for j in 0..<keys {
+            let e = mask[j] != 0 ? FastMath.exp(row[j] - maximum) : 0
+            row[j] = e
+            total += e
+        }
+        let inv = 1 / total
+        for j in 0..<keys { row[j] *= inv }
     }
 
     /// In place: `gradient ← P ⊙ (gradient − Σ_j gradient·P)` (the softmax Jacobian-vector product).
@@ -42,13 +45,15 @@ public enum AttentionSoftmax {
         probabilities: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, rows: Int, columns: Int
     ) {
         Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: columns)) { range in
-            for r in range {
-                let p = probabilities + r * columns, g = gradient + r * columns
-                var dot: Float = 0
-                for j in 0..<columns { dot += p[j] * g[j] }
-                for j in 0..<columns { g[j] = p[j] * (g[j] - dot) }
-            }
+            for r in range { backwardRow(probabilities + r * columns, gradient: gradient + r * columns, count: columns) }
         }
+    }
+
+    @inline(__always)
+    public static func backwardRow(_ p: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>, count: Int) {
+        var dot: Float = 0
+        for j in 0..<count { dot += p[j] * g[j] }
+        for j in 0..<count { g[j] = p[j] * (g[j] - dot) }
     }
 }
 
@@ -64,13 +69,20 @@ public enum CrossEntropy {
         Parallel.forEachRange(rows, grain: max(1, 65_536 / max(1, classes))) { range in
             for r in range {
                 let row = logits + r * classes
-                var maximum = row[0], argmax = 0
-                for j in 1..<classes where row[j] > maximum {
-                    maximum = row[j]
-                    argmax = j
-                }
+                var maximum = -Float.infinity
+                for j in 0..<classes { maximum = max(maximum, row[j]) }
+                var argmax = 0
+                while argmax < classes - 1 && row[argmax] != maximum { argmax += 1 }
+                // Float partial sums over chunks, added in Double.
                 var total: Double = 0
-                for j in 0..<classes { total += Double(expf(row[j] - maximum)) }
+                var start = 0
+                while start < classes {
+                    let end = min(classes, start + 512)
+                    var chunk: Float = 0
+                    for j in start..<end { chunk += FastMath.exp(row[j] - maximum) }
+                    total += Double(chunk)
+                    start = end
+                }
                 let lse = maximum + Float(log(total))
                 logSumExp[r] = lse
                 let label = Int(labels[r])
@@ -107,7 +119,7 @@ public enum CrossEntropy {
                     continue
                 }
                 let lse = logSumExp[r]
-                for j in 0..<classes { g[j] = scale * expf(row[j] - lse) }
+                for j in 0..<classes { g[j] = scale * FastMath.exp(row[j] - lse) }
                 g[label] -= scale
             }
         }

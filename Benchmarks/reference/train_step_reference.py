@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""PyTorch reference for `mlm-bench train-step`: one BertForMaskedLM forward + backward (training mode,
+dropout on) on the same shapes, labels only at the masked positions. Prints one JSON line."""
+import argparse
+import json
+import time
+
+import torch
+from transformers import BertConfig, BertForMaskedLM
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--intermediate", type=int, default=1024)
+    p.add_argument("--vocab", type=int, default=30522)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--mask-fraction", type=float, default=0.15)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=a.vocab, hidden_size=a.hidden, num_hidden_layers=a.layers,
+                        num_attention_heads=a.heads, intermediate_size=a.intermediate,
+                        max_position_embeddings=max(512, a.seq))
+    model = BertForMaskedLM(config)
+    model.train()
+    ids = torch.randint(5, a.vocab, (a.batch, a.seq))
+    mask = torch.ones(a.batch, a.seq, dtype=torch.long)
+    types = torch.zeros(a.batch, a.seq, dtype=torch.long)
+    masked = int(round(a.batch * a.seq * a.mask_fraction))
+    positions = torch.randperm(a.batch * a.seq)[:masked]
+    labels = torch.full((a.batch * a.seq,), -100, dtype=torch.long)
+    labels[positions] = ids.view(-1)[positions]
+    labels = labels.view(a.batch, a.seq)
+
+    def step():
+        model.zero_grad(set_to_none=False)
+        out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
+        out.loss.backward()
+
+    for _ in range(a.warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    seconds = (time.perf_counter() - start) / a.steps
+    print(json.dumps({"threads": a.threads, "seconds_per_step": seconds,
+                      "tokens_per_second": a.batch * a.seq / seconds, "torch": torch.__version__,
+                      "attention": model.config._attn_implementation}))
+
+
+if __name__ == "__main__":
+    main()

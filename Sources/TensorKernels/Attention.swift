@@ -1,0 +1,90 @@
+/// Scaled dot-product self-attention over `[tokens, heads·headSize]` Q/K/V matrices (heads side by side,
+/// as the projections produce them), one (sequence, head) pair per task: its scores, masked softmax,
+/// dropout and context stay in cache, and the small GEMMs run serially inside each task.
+public enum Attention {
+    public struct Shape: Sendable {
+        public var batch: Int, heads: Int, seq: Int, headSize: Int
+        public init(batch: Int, heads: Int, seq: Int, headSize: Int) {
+            self.batch = batch; self.heads = heads; self.seq = seq; self.headSize = headSize
+        }
+        var width: Int { heads * headSize }
+        var pairs: Int { batch * heads }
+        var scale: Float { 1 / Float(headSize).squareRoot() }
+    }
+
+    /// Saves the softmax probabilities `[batch, heads, seq, seq]` (before dropout) for the backward pass;
+    /// `dropped` receives the probabilities after dropout when dropout is active.
+    public static func forward(
+        query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+        keyMask: UnsafePointer<UInt8>, shape: Shape, dropout: DropoutMask,
+        probabilities: UnsafeMutablePointer<Float>, dropped: UnsafeMutablePointer<Float>,
+        context: UnsafeMutablePointer<Float>
+    ) {
+        let s = shape.seq, d = shape.headSize, w = shape.width
+        Parallel.forEachRange(shape.pairs, grain: 1) { pairs in
+            for pair in pairs {
+                let b = pair / shape.heads, h = pair % shape.heads
+                let rows = b * s * w + h * d
+                let p = probabilities + pair * s * s
+                Gemm.multiplySerial(
+                    transposeA: false, transposeB: true, m: s, n: s, k: d, alpha: shape.scale, a: query + rows, lda: w,
+                    b: key + rows, ldb: w, beta: 0, c: p, ldc: s)
+                let mask = keyMask + b * s
+                for i in 0..<s { AttentionSoftmax.maskedRow(p + i * s, mask: mask, count: s) }
+                var weights = UnsafePointer(p)
+                if dropout.isActive {
+                    let q = dropped + pair * s * s
+                    dropout.forEachFactor(in: (pair * s * s)..<((pair + 1) * s * s)) { i, f in
+                        dropped[i] = probabilities[i] * f
+                    }
+                    weights = UnsafePointer(q)
+                }
+                Gemm.multiplySerial(
+                    transposeA: false, transposeB: false, m: s, n: d, k: s, a: weights, lda: s, b: value + rows, ldb: w,
+                    beta: 0, c: context + rows, ldc: w)
+            }
+        }
+    }
+
+    /// Writes dQ, dK, dV from dContext. `dropped` and `probabilityGradient` are `[batch, heads, seq, seq]` scratch.
+    public static func backward(
+        contextGradient: UnsafePointer<Float>, query: UnsafePointer<Float>, key: UnsafePointer<Float>,
+        value: UnsafePointer<Float>, probabilities: UnsafePointer<Float>, shape: Shape, dropout: DropoutMask,
+        dropped: UnsafeMutablePointer<Float>, probabilityGradient: UnsafeMutablePointer<Float>,
+        queryGradient: UnsafeMutablePointer<Float>, keyGradient: UnsafeMutablePointer<Float>,
+        valueGradient: UnsafeMutablePointer<Float>
+    ) {
+        let s = shape.seq, d = shape.headSize, w = shape.width
+        Parallel.forEachRange(shape.pairs, grain: 1) { pairs in
+            for pair in pairs {
+                let b = pair / shape.heads, h = pair % shape.heads
+                let rows = b * s * w + h * d
+                let base = pair * s * s
+                let p = probabilities + base, g = probabilityGradient + base
+                var weights = p
+                if dropout.isActive {
+                    dropout.forEachFactor(in: base..<(base + s * s)) { i, f in dropped[i] = probabilities[i] * f }
+                    weights = UnsafePointer(dropped + base)
+                }
+                // dP' = dC · Vᵀ and dV = P'ᵀ · dC.
+                Gemm.multiplySerial(
+                    transposeA: false, transposeB: true, m: s, n: s, k: d, a: contextGradient + rows, lda: w,
+                    b: value + rows, ldb: w, beta: 0, c: g, ldc: s)
+                Gemm.multiplySerial(
+                    transposeA: true, transposeB: false, m: s, n: d, k: s, a: weights, lda: s,
+                    b: contextGradient + rows, ldb: w, beta: 0, c: valueGradient + rows, ldc: w)
+                if dropout.isActive {
+                    dropout.forEachFactor(in: base..<(base + s * s)) { i, f in probabilityGradient[i] *= f }
+                }
+                for i in 0..<s { AttentionSoftmax.backwardRow(p + i * s, gradient: g + i * s, count: s) }
+                // dQ = scale · dS · K and dK = scale · dSᵀ · Q.
+                Gemm.multiplySerial(
+                    transposeA: false, transposeB: false, m: s, n: d, k: s, alpha: shape.scale, a: g, lda: s,
+                    b: key + rows, ldb: w, beta: 0, c: queryGradient + rows, ldc: w)
+                Gemm.multiplySerial(
+                    transposeA: true, transposeB: false, m: s, n: d, k: s, alpha: shape.scale, a: g, lda: s,
+                    b: query + rows, ldb: w, beta: 0, c: keyGradient + rows, ldc: w)
+            }
+        }
+    }
+}
