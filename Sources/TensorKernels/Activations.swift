@@ -1,18 +1,17 @@
+import CTensorKernels
+
 #if canImport(Glibc)
 import Glibc
 #else
 import Darwin
 #endif
 
-/// GELU with the exact error function, as HF `hidden_act: "gelu"`: `x · Φ(x)` (Φ from `FastMath`,
-/// accurate to float precision, not the tanh approximation).
+/// GELU with the exact error function, as HF `hidden_act: "gelu"`: `x · Φ(x)` (Φ accurate to float
+/// precision, not the tanh approximation).
 public enum GELU {
     public static func forward(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.forEachRange(count, grain: 16_384) { range in
-            for i in range {
-                let x = input[i]
-                output[i] = x * FastMath.gaussianCDFAndDensity(x).cdf
-            }
+            mlm_gelu_forward(input + range.lowerBound, output + range.lowerBound, range.count)
         }
     }
 
@@ -22,11 +21,9 @@ public enum GELU {
         inputGradient: UnsafeMutablePointer<Float>, count: Int
     ) {
         Parallel.forEachRange(count, grain: 16_384) { range in
-            for i in range {
-                let x = input[i]
-                let (cdf, density) = FastMath.gaussianCDFAndDensity(x)
-                inputGradient[i] = outputGradient[i] * (cdf + x * density)
-            }
+            mlm_gelu_backward(
+                outputGradient + range.lowerBound, input + range.lowerBound, inputGradient + range.lowerBound,
+                range.count)
         }
     }
 }

@@ -34,9 +34,7 @@ public enum Attention {
                 var weights = UnsafePointer(p)
                 if dropout.isActive {
                     let q = dropped + pair * s * s
-                    dropout.forEachFactor(in: (pair * s * s)..<((pair + 1) * s * s)) { i, f in
-                        dropped[i] = probabilities[i] * f
-                    }
+                    dropout.applySerial(p, into: q, count: s * s, first: pair * s * s)
                     weights = UnsafePointer(q)
                 }
                 Gemm.multiplySerial(
@@ -63,7 +61,7 @@ public enum Attention {
                 let p = probabilities + base, g = probabilityGradient + base
                 var weights = p
                 if dropout.isActive {
-                    dropout.forEachFactor(in: base..<(base + s * s)) { i, f in dropped[i] = probabilities[i] * f }
+                    dropout.applySerial(p, into: dropped + base, count: s * s, first: base)
                     weights = UnsafePointer(dropped + base)
                 }
                 // dP' = dC · Vᵀ and dV = P'ᵀ · dC.
@@ -74,7 +72,7 @@ public enum Attention {
                     transposeA: true, transposeB: false, m: s, n: d, k: s, a: weights, lda: s,
                     b: contextGradient + rows, ldb: w, beta: 0, c: valueGradient + rows, ldc: w)
                 if dropout.isActive {
-                    dropout.forEachFactor(in: base..<(base + s * s)) { i, f in probabilityGradient[i] *= f }
+                    dropout.applySerial(g, into: g, count: s * s, first: base)
                 }
                 for i in 0..<s { AttentionSoftmax.backwardRow(p + i * s, gradient: g + i * s, count: s) }
                 // dQ = scale · dS · K and dK = scale · dSᵀ · Q.

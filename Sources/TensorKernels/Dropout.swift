@@ -1,12 +1,14 @@
+import CTensorKernels
+
 /// Inverted dropout whose keep/drop decision for element `i` is a hash of (seed, stream, i):
 /// reproducible, independent of thread scheduling, and recomputable in the backward pass
 /// without storing a mask.
 public struct DropoutMask: Sendable {
     public let probability: Float
     public let scale: Float
-    private let key: UInt64
+    let key: UInt64
     /// Keep when a 16-bit uniform is at least this: one 64-bit hash decides four consecutive elements.
-    private let threshold: UInt32
+    let threshold: UInt32
 
     /// `stream` distinguishes dropout sites (layer, position in the layer) within one step.
     public init(probability: Float, seed: UInt64, stream: UInt64) {
@@ -26,28 +28,20 @@ public struct DropoutMask: Sendable {
         return UInt32(truncatingIfNeeded: bits & 0xFFFF) >= threshold ? scale : 0
     }
 
-    /// Calls `body(i, factor(i))` for `i` in `range`, hashing once per group of four.
+    /// `output[j] = input[j] · factor(first + j)` for `j < count`, on the calling thread; may alias.
     @inline(__always)
-    public func forEachFactor(in range: Range<Int>, _ body: (Int, Float) -> Void) {
-        var i = range.lowerBound
-        while i < range.upperBound {
-            var bits = mix64(key &+ UInt64(i >> 2)) >> (UInt64(i & 3) << 4)
-            let groupEnd = min(range.upperBound, (i | 3) + 1)
-            while i < groupEnd {
-                body(i, UInt32(truncatingIfNeeded: bits & 0xFFFF) >= threshold ? scale : 0)
-                bits >>= 16
-                i += 1
-            }
-        }
+    public func applySerial(
+        _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int, first: Int
+    ) {
+        mlm_dropout(input, output, count, first, key, threshold, scale)
     }
 
     /// `values[i] *= factor(offset + i)`, in place. Used for both directions.
     public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, offset: Int = 0) {
         guard isActive else { return }
         Parallel.forEachRange(count, grain: 32_768) { range in
-            forEachFactor(in: (offset + range.lowerBound)..<(offset + range.upperBound)) { i, f in
-                values[i - offset] *= f
-            }
+            applySerial(values + range.lowerBound, into: values + range.lowerBound, count: range.count,
+                        first: offset + range.lowerBound)
         }
     }
 
@@ -58,7 +52,8 @@ public struct DropoutMask: Sendable {
             return
         }
         Parallel.forEachRange(count, grain: 32_768) { range in
-            forEachFactor(in: range) { i, f in output[i] = input[i] * f }
+            applySerial(input + range.lowerBound, into: output + range.lowerBound, count: range.count,
+                        first: range.lowerBound)
         }
     }
 }

@@ -1,4 +1,5 @@
 import CBLAS
+import CTensorKernels
 
 /// Row-major single-precision matrix products on OpenBLAS. OpenBLAS runs single-threaded and large
 /// products are split across `Parallel.workerCount` workers here, so one thread pool serves both the
@@ -135,12 +136,7 @@ public enum Bias {
     ) {
         let grain = max(16, 65_536 / max(1, rows))
         Parallel.forEachRange(columns, grain: grain) { range in
-            let width = range.count
-            let out = sums + range.lowerBound
-            for r in 0..<rows {
-                let row = matrix + r * columns + range.lowerBound
-                for j in 0..<width { out[j] += row[j] }
-            }
+            mlm_column_sums(matrix, rows, columns, sums, range.lowerBound, range.upperBound)
         }
     }
 }

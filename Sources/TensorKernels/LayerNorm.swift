@@ -1,3 +1,5 @@
+import CTensorKernels
+
 /// LayerNorm over the last dimension, saving per-row mean and 1/σ for the backward pass.
 public enum LayerNorm {
     /// `output = γ · (x − μ)/σ + β` with `x = input`, or, when `residual` is given,
@@ -9,32 +11,18 @@ public enum LayerNorm {
         mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, rows: Int, columns: Int, eps: Float
     ) {
         let n = columns
+        let mask = dropout ?? DropoutMask(probability: 0, seed: 0, stream: 0)
         Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: n)) { range in
-            for r in range {
-                var x = input + r * n
-                if let residual, let sum {
-                    let s = sum + r * n, res = residual + r * n
-                    if let dropout, dropout.isActive {
-                        for j in 0..<n { s[j] = res[j] + x[j] * dropout.factor(r * n + j) }
-                    } else {
-                        for j in 0..<n { s[j] = res[j] + x[j] }
-                    }
-                    x = UnsafePointer(s)
-                }
-                var total: Float = 0
-                for j in 0..<n { total += x[j] }
-                let mu = total / Float(n)
-                var squares: Float = 0
-                for j in 0..<n {
-                    let d = x[j] - mu
-                    squares += d * d
-                }
-                let inv = 1 / (squares / Float(n) + eps).squareRoot()
-                mean[r] = mu
-                rstd[r] = inv
-                let y = output + r * n
-                for j in 0..<n { y[j] = (x[j] - mu) * inv * gamma[j] + beta[j] }
+            let r = range.lowerBound
+            var residualRows: UnsafePointer<Float>? = nil, sumRows: UnsafeMutablePointer<Float>? = nil
+            if let residual, let sum {
+                residualRows = residual + r * n
+                sumRows = sum + r * n
             }
+            mlm_layer_norm_rows(
+                input + r * n, residualRows, sumRows,
+                range.count, r, n, mask.key, mask.threshold, mask.scale, mask.isActive ? 1 : 0,
+                gamma, beta, eps, output + r * n, mean + r, rstd + r)
         }
     }
 
@@ -48,33 +36,16 @@ public enum LayerNorm {
     ) {
         let n = columns
         Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: n)) { range in
-            for r in range {
-                let dy = outputGradient + r * n, x = input + r * n, dx = inputGradient + r * n
-                let mu = mean[r], inv = rstd[r]
-                var sumG: Float = 0, sumGX: Float = 0
-                for j in 0..<n {
-                    let g = dy[j] * gamma[j]
-                    sumG += g
-                    sumGX += g * (x[j] - mu) * inv
-                }
-                let meanG = sumG / Float(n), meanGX = sumGX / Float(n)
-                if accumulate {
-                    for j in 0..<n { dx[j] += inv * (dy[j] * gamma[j] - meanG - (x[j] - mu) * inv * meanGX) }
-                } else {
-                    for j in 0..<n { dx[j] = inv * (dy[j] * gamma[j] - meanG - (x[j] - mu) * inv * meanGX) }
-                }
-            }
+            let r = range.lowerBound
+            mlm_layer_norm_backward_rows(
+                outputGradient + r * n, input + r * n, gamma, mean + r, rstd + r, inputGradient + r * n,
+                accumulate ? 1 : 0, range.count, n)
         }
         // Parameter gradients are column sums: each worker owns a slice of columns.
         Parallel.forEachRange(n, grain: max(16, 65_536 / max(1, rows))) { range in
-            for r in 0..<rows {
-                let dy = outputGradient + r * n, x = input + r * n
-                let mu = mean[r], inv = rstd[r]
-                for j in range {
-                    gammaGradient[j] += dy[j] * (x[j] - mu) * inv
-                    betaGradient[j] += dy[j]
-                }
-            }
+            mlm_layer_norm_parameter_gradients(
+                outputGradient, input, mean, rstd, gammaGradient, betaGradient, rows, n, range.lowerBound,
+                range.upperBound)
         }
     }
 }

@@ -1,3 +1,5 @@
+import CTensorKernels
+
 #if canImport(Glibc)
 import Glibc
 #else
@@ -23,21 +25,7 @@ public enum AttentionSoftmax {
     /// One row in place; `mask[j] == 0` marks a padding key.
     @inline(__always)
     public static func maskedRow(_ row: UnsafeMutablePointer<Float>, mask: UnsafePointer<UInt8>, count keys: Int) {
-        var maximum = -Float.infinity
-        for j in 0..<keys { maximum = max(maximum, mask[j] != 0 ? row[j] : -Float.infinity) }
-        if maximum == -Float.infinity {
-            let uniform = 1 / Float(keys)
-            for j in 0..<keys { row[j] = uniform }
-            return
-        }
-        var total: Float = 0
-        for j in 0..<keys {
-            let e = mask[j] != 0 ? FastMath.exp(row[j] - maximum) : 0
-            row[j] = e
-            total += e
-        }
-        let inv = 1 / total
-        for j in 0..<keys { row[j] *= inv }
+        mlm_softmax_masked_row(row, mask, keys)
     }
 
     /// In place: `gradient ← P ⊙ (gradient − Σ_j gradient·P)` (the softmax Jacobian-vector product).
@@ -51,9 +39,7 @@ public enum AttentionSoftmax {
 
     @inline(__always)
     public static func backwardRow(_ p: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>, count: Int) {
-        var dot: Float = 0
-        for j in 0..<count { dot += p[j] * g[j] }
-        for j in 0..<count { g[j] = p[j] * (g[j] - dot) }
+        mlm_softmax_backward_row(p, g, count)
     }
 }
 
@@ -69,20 +55,10 @@ public enum CrossEntropy {
         Parallel.forEachRange(rows, grain: max(1, 65_536 / max(1, classes))) { range in
             for r in range {
                 let row = logits + r * classes
-                var maximum = -Float.infinity
-                for j in 0..<classes { maximum = max(maximum, row[j]) }
+                let maximum = mlm_row_max(row, classes)
                 var argmax = 0
                 while argmax < classes - 1 && row[argmax] != maximum { argmax += 1 }
-                // Float partial sums over chunks, added in Double.
-                var total: Double = 0
-                var start = 0
-                while start < classes {
-                    let end = min(classes, start + 512)
-                    var chunk: Float = 0
-                    for j in start..<end { chunk += FastMath.exp(row[j] - maximum) }
-                    total += Double(chunk)
-                    start = end
-                }
+                let total = mlm_row_sum_exp(row, maximum, classes)
                 let lse = maximum + Float(log(total))
                 logSumExp[r] = lse
                 let label = Int(labels[r])
@@ -119,7 +95,7 @@ public enum CrossEntropy {
                     continue
                 }
                 let lse = logSumExp[r]
-                for j in 0..<classes { g[j] = scale * FastMath.exp(row[j] - lse) }
+                mlm_scaled_exp(row, lse, scale, g, classes)
                 g[label] -= scale
             }
         }

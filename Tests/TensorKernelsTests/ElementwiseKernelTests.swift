@@ -211,6 +211,11 @@ import Testing
         // Binomial(n, p): mean np, sd √(np(1−p)) ≈ 134; allow 5 sd.
         #expect(abs(Double(dropped) - Double(count) * 0.1) < 5 * (Double(count) * 0.09).squareRoot())
         #expect(values.allSatisfy { $0 == 0 || abs($0 - 1 / 0.9) < 1e-6 })
+        // The vectorised C loop agrees with the scalar definition, from any starting offset.
+        #expect((0..<1000).allSatisfy { values[$0] == mask.factor($0) })
+        var shifted = [Float](repeating: 1, count: 999)
+        mask.apply(&shifted, count: 999, offset: 1)
+        #expect((0..<999).allSatisfy { shifted[$0] == mask.factor($0 + 1) })
         var again = [Float](repeating: 1, count: count)
         DropoutMask(probability: p, seed: 42, stream: 3).apply(&again, count: count)
         #expect(again == values)

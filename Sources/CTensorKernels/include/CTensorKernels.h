@@ -1,0 +1,50 @@
+// Elementwise hot loops of TensorKernels, in C so that clang can build AVX-512 / AVX2 clones of each
+// (picked at load time by the CPU) while the Swift code stays portable x86-64.
+#ifndef CTENSORKERNELS_H
+#define CTENSORKERNELS_H
+
+#include <stdint.h>
+
+/// e^x for each element (relative error < 3e-7 on [-87, 88]; inputs clamped to that range).
+void mlm_exp(const float *x, float *y, long n);
+/// Standard normal CDF Φ(x) and density φ(x) for each element.
+void mlm_gaussian(const float *x, float *cdf, float *density, long n);
+
+/// y = x · Φ(x) (exact-erf GELU).
+void mlm_gelu_forward(const float *x, float *y, long n);
+/// dx = dy · (Φ(x) + x·φ(x)); dx may alias dy.
+void mlm_gelu_backward(const float *dy, const float *x, float *dx, long n);
+
+/// In-place softmax of one row; mask[j] == 0 marks a padding key (probability 0). A fully masked row
+/// becomes uniform, as transformers' additive most-negative mask does.
+void mlm_softmax_masked_row(float *row, const uint8_t *mask, long n);
+/// In place: g ← p ⊙ (g − Σ p·g).
+void mlm_softmax_backward_row(const float *p, float *g, long n);
+
+/// Maximum of a row and Σ e^(x − max) accumulated in float chunks and double.
+float mlm_row_max(const float *x, long n);
+double mlm_row_sum_exp(const float *x, float shift, long n);
+/// g = scale · e^(x − lse); g may alias x.
+void mlm_scaled_exp(const float *x, float lse, float scale, float *g, long n);
+
+/// Counter-based dropout: element i keeps with probability 1 − threshold/65536, where the 16-bit
+/// uniform is lane (i mod 4) of splitmix64(key + i/4). out[j] = in[j] · (keep ? scale : 0) for
+/// i = first + j. `in` may alias `out`.
+void mlm_dropout(const float *in, float *out, long n, long first, uint64_t key, uint32_t threshold, float scale);
+
+/// LayerNorm of `rows` rows of width n; when residual != NULL the normalised input is
+/// sum = residual + dropout(x) (stored to `sum`), with dropout element index r·n + j.
+void mlm_layer_norm_rows(const float *x, const float *residual, float *sum, long rows, long first_row, long n,
+                         uint64_t key, uint32_t threshold, float scale, int dropout_active,
+                         const float *gamma, const float *beta, float eps, float *y, float *mean, float *rstd);
+/// dx = rstd · (dy·γ − mean(dy·γ) − x̂·mean(dy·γ·x̂)) for `rows` rows; adds into dx when accumulate != 0.
+void mlm_layer_norm_backward_rows(const float *dy, const float *x, const float *gamma, const float *mean,
+                                  const float *rstd, float *dx, int accumulate, long rows, long n);
+/// dγ[j] += Σ_r dy·x̂ and dβ[j] += Σ_r dy over columns [j0, j1).
+void mlm_layer_norm_parameter_gradients(const float *dy, const float *x, const float *mean, const float *rstd,
+                                        float *dgamma, float *dbeta, long rows, long n, long j0, long j1);
+
+/// sums[j] += Σ_r m[r·n + j] for columns [j0, j1).
+void mlm_column_sums(const float *m, long rows, long n, float *sums, long j0, long j1);
+
+#endif
