@@ -24,7 +24,7 @@ let package = Package(
 
         .target(name: "Tokenizer"),
         .target(name: "Corpus", dependencies: ["Tokenizer", "CZlib"]),
-        .target(name: "Masking", dependencies: ["Corpus"]),
+        .target(name: "Masking", dependencies: ["Corpus", "Tokenizer"]),
         .target(name: "CTensorKernels"),
         .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels"]),
         .target(name: "Model", dependencies: ["TensorKernels"]),
@@ -41,7 +41,7 @@ let package = Package(
 
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
-        .testTarget(name: "MaskingTests", dependencies: ["Masking"]),
+        .testTarget(name: "MaskingTests", dependencies: ["Masking", "Tokenizer"]),
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Checkpoint"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),

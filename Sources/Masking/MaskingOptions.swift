@@ -40,8 +40,6 @@ public struct MaskingOptions: Codable, Sendable, Equatable {
     public var spanGeometricP: Double = 0.2
     public var maxSpanLength: Int = 10
 
-    public init() {}
-
     public init(
         strategy: MaskingStrategyKind = .token, probability: Double = 0.15, budget: MaskingBudget = .exact,
         maskRatio: Double = 0.8, randomRatio: Double = 0.1, keepRatio: Double = 0.1,

@@ -1,3 +1,5 @@
+import Tokenizer
+
 /// What masking needs to know of the vocabulary: the `[MASK]` id and the ids a random replacement
 /// may take. Kept apart from `Tokenizer.Vocabulary` so masking can run on any id space.
 public struct MaskingVocabulary: Sendable, Equatable {
@@ -27,5 +29,17 @@ public struct MaskingVocabulary: Sendable, Equatable {
         self.size = size
         self.maskId = maskId
         self.replacementIds = replacements
+    }
+}
+
+extension MaskingVocabulary {
+    /// From a WordPiece vocabulary: its `[MASK]`, with its special ids and every other `[...]`-style
+    /// token (`[unusedN]`, which never occurs in text) kept out of random replacements.
+    public init(_ vocabulary: Vocabulary) throws(MaskingError) {
+        var excluded = vocabulary.specialIds
+        for (id, token) in vocabulary.tokens.enumerated() where token.count > 2 && token.first == "[" && token.last == "]" {
+            excluded.insert(Int32(id))
+        }
+        try self.init(size: vocabulary.count, maskId: vocabulary.maskId, specialIds: excluded)
     }
 }

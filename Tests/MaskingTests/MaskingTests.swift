@@ -2,6 +2,7 @@ import Corpus
 import Foundation
 import Masking
 import Testing
+import Tokenizer
 
 private let fixture = MaskingFixture.shared
 
@@ -222,8 +223,16 @@ func nonsenseOptionsAreRejected(name: String, options: MaskingOptions) {
     #expect(out.batchSize == 32 && out.seqLength == 128 && out.inputIds.count == 32 * 128)
     let observed = ObservedMasking(batch: batch, masked: out, maskId: fixture.metadata.maskId, specialIds: fixture.specialIds)
     #expect(observed.violations.isEmpty)
-    #expect(options(.token).maskedTokenCapacity(batchSize: 32, seqLength: 128) == 4096)
+    #expect(MaskingOptions().maskedTokenCapacity(batchSize: 32, seqLength: 128) == 4096)
     var capped = options(.token)
     capped.maxPredictionsPerSeq = 20
     #expect(capped.maskedTokenCapacity(batchSize: 32, seqLength: 128) == 640)
+}
+
+@Test func vocabularyFromWordPieceExcludesBracketTokens() throws {
+    let tokens = ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "court", "##s", "[", "]"]
+    let vocabulary = try MaskingVocabulary(Vocabulary(tokens: tokens))
+    #expect(vocabulary.maskId == 5)
+    #expect(vocabulary.size == tokens.count)
+    #expect(vocabulary.replacementIds == [6, 7, 8, 9, 10])
 }
