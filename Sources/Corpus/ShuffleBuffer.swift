@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 
 /// SplitMix64: one UInt64 of state, so a cursor can store it exactly.
@@ -80,64 +81,83 @@ struct ShuffleBuffer {
         return result
     }
 
-    /// The pending sequences in slot order, compactly: lengths (UInt16), ids (Int32) and
-    /// word ids + 1 (UInt16, so -1 for special tokens is 0), all little-endian.
+    /// The pending sequences in slot order: lengths (UInt16), ids (Int32) and word ids + 1
+    /// (UInt16, so -1 for special tokens is 0), little-endian, then deflated (token ids compress
+    /// about 3x), since a full buffer of 10,000 rows of 128 is 7.7 MB raw.
     func encoded() -> PendingSequences {
-        var lengthData = Data(capacity: count * 2)
-        var idData = Data()
-        var wordData = Data()
+        let tokenCount = lengths.prefix(count).reduce(0, +)
+        var raw: [UInt8] = []
+        raw.reserveCapacity(count * 2 + tokenCount * 6)
+        for slot in 0..<count { appendLittleEndian(UInt16(lengths[slot]), to: &raw) }
         for slot in 0..<count {
-            let length = lengths[slot]
-            appendLittleEndian(UInt16(length), to: &lengthData)
-            for k in 0..<length {
-                appendLittleEndian(UInt32(bitPattern: ids[slot * seqLength + k]), to: &idData)
-                appendLittleEndian(UInt16(truncatingIfNeeded: wordIds[slot * seqLength + k] + 1), to: &wordData)
+            for k in 0..<lengths[slot] { appendLittleEndian(UInt32(bitPattern: ids[slot * seqLength + k]), to: &raw) }
+        }
+        for slot in 0..<count {
+            for k in 0..<lengths[slot] {
+                appendLittleEndian(UInt16(truncatingIfNeeded: wordIds[slot * seqLength + k] + 1), to: &raw)
             }
         }
-        return PendingSequences(count: count, lengths: lengthData, ids: idData, wordIds: wordData)
+        var deflatedSize = compressBound(UInt(raw.count))
+        var deflated = [UInt8](repeating: 0, count: Int(deflatedSize))
+        let status = compress2(&deflated, &deflatedSize, raw, UInt(raw.count), 1)
+        // compress2 only fails for lack of memory or a too small output, which compressBound rules out.
+        precondition(status == Z_OK, "zlib compress2 failed (\(status))")
+        return PendingSequences(count: count, rawByteCount: raw.count, deflated: Data(deflated.prefix(Int(deflatedSize))))
     }
 
     mutating func restore(_ pending: PendingSequences) throws {
-        let lengthBytes = [UInt8](pending.lengths)
-        let idBytes = [UInt8](pending.ids)
-        let wordBytes = [UInt8](pending.wordIds)
-        guard pending.count <= capacity, lengthBytes.count == pending.count * 2 else {
-            throw CorpusError.cursorMismatch("the cursor holds \(pending.count) shuffle-buffer sequences; this buffer holds \(capacity)")
+        guard pending.count >= 0, pending.count <= capacity,
+              pending.rawByteCount >= 2 * pending.count,
+              pending.rawByteCount <= pending.count * (2 + 6 * seqLength)
+        else {
+            throw CorpusError.cursorMismatch(
+                "the cursor holds \(pending.count) shuffle-buffer sequences (\(pending.rawByteCount) bytes); this buffer holds \(capacity) of \(seqLength) tokens")
+        }
+        var raw = [UInt8](repeating: 0, count: pending.rawByteCount)
+        var rawSize = UInt(raw.count)
+        let status = [UInt8](pending.deflated).withUnsafeBufferPointer { input in
+            uncompress(&raw, &rawSize, input.baseAddress, UInt(input.count))
+        }
+        guard status == Z_OK, rawSize == UInt(raw.count) else {
+            throw CorpusError.cursorMismatch("the cursor's shuffle-buffer contents do not inflate (zlib \(status))")
+        }
+        let rowLengths = (0..<pending.count).map { Int(readUInt16(raw, at: 2 * $0)) }
+        let tokenCount = rowLengths.reduce(0, +)
+        guard rowLengths.allSatisfy({ $0 <= seqLength }), raw.count == pending.count * 2 + tokenCount * 6 else {
+            throw CorpusError.cursorMismatch("the cursor's shuffle-buffer contents are malformed")
         }
         count = 0
-        var tokenIndex = 0
+        var idOffset = pending.count * 2
+        var wordOffset = idOffset + tokenCount * 4
         var rowIds: [Int32] = []
         var rowWordIds: [Int32] = []
-        for slot in 0..<pending.count {
-            let length = Int(readUInt16(lengthBytes, at: slot))
-            guard length <= seqLength, (tokenIndex + length) * 4 <= idBytes.count,
-                  (tokenIndex + length) * 2 <= wordBytes.count
-            else { throw CorpusError.cursorMismatch("the cursor's shuffle-buffer contents are malformed") }
+        for length in rowLengths {
             rowIds.removeAll(keepingCapacity: true)
             rowWordIds.removeAll(keepingCapacity: true)
-            for k in tokenIndex..<(tokenIndex + length) {
-                let id = UInt32(readUInt16(idBytes, at: 2 * k)) | UInt32(readUInt16(idBytes, at: 2 * k + 1)) << 16
+            for _ in 0..<length {
+                let id = UInt32(readUInt16(raw, at: idOffset)) | UInt32(readUInt16(raw, at: idOffset + 2)) << 16
                 rowIds.append(Int32(bitPattern: id))
-                rowWordIds.append(Int32(readUInt16(wordBytes, at: k)) - 1)
+                rowWordIds.append(Int32(readUInt16(raw, at: wordOffset)) - 1)
+                idOffset += 4
+                wordOffset += 2
             }
-            tokenIndex += length
             append(ids: rowIds[...], wordIds: rowWordIds[...])
         }
     }
 }
 
-/// Shuffle-buffer contents inside a `CorpusCursor` (binary, base64 in JSON).
+/// Shuffle-buffer contents inside a `CorpusCursor`: zlib-deflated binary (base64 in JSON).
 public struct PendingSequences: Codable, Equatable, Sendable {
     public var count: Int
-    public var lengths: Data
-    public var ids: Data
-    public var wordIds: Data
+    public var rawByteCount: Int
+    public var deflated: Data
 }
 
-private func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to data: inout Data) {
-    withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) }
+private func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+    withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
 }
 
-private func readUInt16(_ bytes: [UInt8], at index: Int) -> UInt16 {
-    UInt16(bytes[2 * index]) | UInt16(bytes[2 * index + 1]) << 8
+/// The little-endian UInt16 at byte `offset`.
+private func readUInt16(_ bytes: [UInt8], at offset: Int) -> UInt16 {
+    UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
 }

@@ -11,7 +11,7 @@ private func resolved(_ sources: [String]) throws -> [String] {
     (["folder/*"], ["folder/a.txt", "folder/b.txt", "folder/sub/c.txt", "folder/sub/d.txt.gz"]),
     (["folder/?.txt"], ["folder/a.txt", "folder/b.txt"]),
     (["folder/**/*.txt"], ["folder/a.txt", "folder/b.txt", "folder/sub/c.txt"]),
-    (["**/*.gz"], ["folder/sub/d.txt.gz", "multi-member.txt.gz", "not-gzip.gz", "truncated.txt.gz"]),
+    (["**/*.gz"], ["folder/sub/d.txt.gz", "multi-member.txt.gz", "not-gzip.gz", "padded.txt.gz", "truncated.txt.gz"]),
     (["folder/sub/*", "folder/a.txt", "folder"], ["folder/sub/c.txt", "folder/sub/d.txt.gz", "folder/a.txt", "folder/b.txt"]),
     (["folder/notes.md"], ["folder/notes.md"]),
 ])
@@ -30,6 +30,10 @@ func gzipMatchesPlainText() throws {
     let plain = try documents("multi-member.txt")
     #expect(plain == (try Fixture.documents("multi-member.txt", mode: .documents)))
     #expect(try documents("multi-member.txt.gz") == plain)
+    // Members one and two, with an empty member between them and zero padding after.
+    let firstTwoMembers = try String(contentsOfFile: Fixture.path("multi-member.txt"), encoding: .utf8)
+        .split(separator: "\n", omittingEmptySubsequences: false).prefix(400).joined(separator: "\n")
+    #expect(try documents("padded.txt.gz") == Fixture.documents(in: firstTwoMembers, mode: .documents))
 }
 
 @Test("a reader started at a saved position continues with the same lines, in gzip members too",

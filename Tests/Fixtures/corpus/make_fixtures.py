@@ -44,6 +44,8 @@ write("folder/notes.md", b"Not a corpus file: folders only contribute .txt and .
 members = [text(6000, 6200), text(6200, 6400), text(6400, 6600)]
 write("multi-member.txt", b"".join(members))
 write("multi-member.txt.gz", b"".join(gz(m) for m in members))
+# An empty member in the middle and zero padding after the last one, both of which gzip -d accepts.
+write("padded.txt.gz", gz(members[0]) + gz(b"") + gz(members[1]) + bytes(512))
 
 whole = gz(text(7000, 7200))
 write("truncated.txt.gz", whole[: len(whole) * 6 // 10])
