@@ -5,7 +5,8 @@ import Tokenizer
 
 /// Streams a corpus through reading, WordPiece, packing and the shuffle buffer, as training
 /// would, and reports throughput and peak memory. With `--reference`, runs the HF `tokenizers`
-/// equivalent (scripts/corpus_stream_reference.py) on the same files and prints the ratio.
+/// equivalent (Benchmarks/reference/corpus_stream_reference.py) on the same files and prints the
+/// ratios (reference time ÷ ours: above 1 means we are faster) and whether the tokens agree.
 struct CorpusStreamBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corpus-stream",
@@ -28,8 +29,8 @@ struct CorpusStreamBenchmark: ParsableCommand {
     @Flag(help: "Also run the HF tokenizers reference script and print the speed ratio.")
     var reference = false
 
-    @Option(help: "Reference script.")
-    var referenceScript = "scripts/corpus_stream_reference.py"
+    @Option(help: "Python interpreter for the HF reference.")
+    var python = "python3"
 
     func run() throws {
         guard let corpusMode = CorpusMode(rawValue: mode) else {
@@ -43,13 +44,21 @@ struct CorpusStreamBenchmark: ParsableCommand {
         let streamer = try CorpusStreamer(options: options, tokenizer: tokenizer)
         var batch = TokenBatch(batchSize: batchSize, seqLength: maxSeqLength, padId: tokenizer.padId)
         var batches = 0
-        while try streamer.nextBatch(into: &batch) { batches += 1 }
+        var idsSum = 0
+        while try streamer.nextBatch(into: &batch) {
+            batches += 1
+            for (id, special) in zip(batch.inputIds, batch.specialTokensMask) where special == 0 { idsSum += Int(id) }
+        }
         let seconds = Date().timeIntervalSince(started)
         let stats = streamer.stats
         let megabytes = Double(stats.textBytes) / 1_000_000
+        let diskBytes = streamer.files.reduce(0) {
+            $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0)
+        }
         print("corpus-stream: \(corpus.joined(separator: " ")) (\(streamer.files.count) files, mode \(mode), "
             + "seq \(maxSeqLength), shuffle buffer \(shuffleBufferSize), train split of \(1 - validationFraction))")
-        print(String(format: "  %.1f MB of text in %.2f s: %.1f MB/s", megabytes, seconds, megabytes / seconds))
+        print(String(format: "  %.1f MB of text (%.1f MB on disk) in %.2f s: %.1f MB/s of text",
+                     megabytes, Double(diskBytes) / 1_000_000, seconds, megabytes / seconds))
         print(String(format: "  %d tokens (train split): %.2f M tokens/s", stats.tokens, Double(stats.tokens) / seconds / 1e6))
         print("  \(stats.documents) documents (\(stats.otherSplitDocuments) held out), \(stats.sequences) sequences, \(batches) batches")
         if stats.invalidUTF8Lines > 0 {
@@ -57,7 +66,14 @@ struct CorpusStreamBenchmark: ParsableCommand {
         }
         let cpuSeconds = processorSeconds() - cpuAtStart
         print(String(format: "  CPU time %.2f s (user + system, all threads, vocabulary load excluded); peak RSS %.1f MB", cpuSeconds, peakResidentMegabytes()))
-        if reference { try runReference(files: streamer.files, ourSeconds: seconds, ourCPUSeconds: cpuSeconds) }
+        if reference {
+            if TokenizerBenchmark.pythonHasTokenizers(python) {
+                try runReference(files: streamer.files, ourSeconds: seconds, ourCPUSeconds: cpuSeconds,
+                                 ourTokens: stats.tokens, ourIdsSum: idsSum)
+            } else {
+                print("  Python tokenizers not importable with \(python): reference skipped")
+            }
+        }
     }
 
     private func processorSeconds() -> Double {
@@ -82,28 +98,29 @@ struct CorpusStreamBenchmark: ParsableCommand {
         #endif
     }
 
-    private func runReference(files: [String], ourSeconds: Double, ourCPUSeconds: Double) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", referenceScript, "--vocab", vocab, "--max-seq-length", String(maxSeqLength),
-                             "--mode", mode] + files
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let referenceSeconds = json["seconds"] as? Double
+    private func runReference(files: [String], ourSeconds: Double, ourCPUSeconds: Double, ourTokens: Int,
+                              ourIdsSum: Int) throws {
+        let result = try TokenizerBenchmark.runProcess(
+            python, ["Benchmarks/reference/corpus_stream_reference.py", "--vocab", vocab,
+                     "--max-seq-length", String(maxSeqLength), "--mode", mode] + files,
+            environment: [:])
+        guard result.status == 0,
+              let json = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
+              let referenceSeconds = json["seconds"] as? Double, let referenceCPU = json["cpu_seconds"] as? Double,
+              let referenceTokens = json["tokens"] as? Int, let referenceIdsSum = json["ids_sum"] as? Int
         else {
-            print("  reference: failed (exit \(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))")
+            print("  reference: failed (exit \(result.status)): \(result.output)")
             return
         }
-        print(String(format: "  reference (HF tokenizers %@, all documents: compare with --validation-fraction 0): %.2f s, %@ tokens, peak RSS %.1f MB",
-                     "\(json["version"] ?? "?")", referenceSeconds, "\(json["tokens"] ?? "?")",
-                     (json["peak_rss_mb"] as? Double) ?? 0))
-        let referenceCPU = (json["cpu_seconds"] as? Double) ?? .nan
-        print(String(format: "  speed ratio (reference / ours): wall %.2fx, CPU time %.2fx (reference CPU %.2f s)",
-                     referenceSeconds / ourSeconds, referenceCPU / ourCPUSeconds, referenceCPU))
+        print(String(format: "  reference HF tokenizers %@ (encode_batch on all cores, group_texts packing): %.2f s, CPU %.2f s, peak RSS %.1f MB",
+                     "\(json["version"] ?? "?")", referenceSeconds, referenceCPU, (json["peak_rss_mb"] as? Double) ?? 0))
+        print(String(format: "  speed ratio (reference ÷ ours, above 1 = we are faster): wall %.2f×, CPU time %.2f×",
+                     referenceSeconds / ourSeconds, referenceCPU / ourCPUSeconds))
+        if validationFraction == 0 {
+            let same = referenceTokens == ourTokens && referenceIdsSum == ourIdsSum
+            print("  same tokens as the reference (count and id sum): \(same ? "yes" : "NO (\(referenceTokens) tokens, id sum \(referenceIdsSum) vs \(ourTokens), \(ourIdsSum))")")
+        } else {
+            print("  (token agreement is checked with --validation-fraction 0: the reference keeps every document)")
+        }
     }
 }

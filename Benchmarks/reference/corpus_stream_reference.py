@@ -2,7 +2,8 @@
 """Reference for `mlm-bench corpus-stream`: HF `tokenizers` (Rust, all cores) on the same corpus,
 streamed in ~1 MB batches of lines (or blank-line documents), encoded without special tokens and
 packed into [CLS] ... [SEP] rows of max_seq_length as `run_mlm.py`'s group_texts would.
-Prints one JSON line: seconds, cpu_seconds, tokens, sequences, peak_rss_mb, version."""
+Prints one JSON line: seconds, cpu_seconds, tokens, ids_sum (sum of all piece ids, an order-free
+checksum to compare with ours), sequences, peak_rss_mb, version."""
 import argparse
 import gzip
 import json
@@ -25,15 +26,17 @@ content = args.max_seq_length - 2
 start = time.time()
 cpu_start = resource.getrusage(resource.RUSAGE_SELF)
 tokens = 0
+ids_sum = 0
 sequences = 0
 pending = []
 
 
 def flush(documents):
-    global tokens, sequences, pending
+    global tokens, ids_sum, sequences, pending
     for encoding in tokenizer.encode_batch(documents, add_special_tokens=False):
         pending.extend(encoding.ids)
         tokens += len(encoding.ids)
+        ids_sum += sum(encoding.ids)
     full = len(pending) // content * content
     rows = [[cls_id] + pending[i:i + content] + [sep_id] for i in range(0, full, content)]
     sequences += len(rows)
@@ -67,6 +70,6 @@ if pending:
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({
     "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_start.ru_utime - cpu_start.ru_stime,
-    "seconds": time.time() - start, "tokens": tokens, "sequences": sequences, "version": tokenizers.__version__,
+    "seconds": time.time() - start, "tokens": tokens, "ids_sum": ids_sum, "sequences": sequences, "version": tokenizers.__version__,
     "peak_rss_mb": usage.ru_maxrss / 1024,
 }))

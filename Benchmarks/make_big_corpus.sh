@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds a ~200 MB corpus for `mlm-bench corpus-stream` by repeating big.txt (6.5 MB) 31 times,
-# plus a gzip copy. Usage: scripts/make_big_corpus.sh [output.txt] [source.txt]
+# plus a gzip copy. Usage: Benchmarks/make_big_corpus.sh [output.txt] [source.txt]
 set -eu
 out=${1:-/tmp/corpus-200mb.txt}
 src=${2:-/work/cache/unpacked/textcode/data/gibberish/big.txt}
