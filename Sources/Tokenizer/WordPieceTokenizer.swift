@@ -20,6 +20,11 @@ public struct Encoding: Sendable, Equatable {
 /// (clean text, CJK padding, accent stripping and lowercasing when uncased), BertPreTokenizer, WordPiece
 /// (`##` continuations, `[UNK]` for words over 100 scalars or that cannot be split), BertProcessing and the
 /// WordPiece decoder. `[PAD] [UNK] [CLS] [SEP] [MASK]` written in the input are matched as tokens.
+///
+/// Normalization works scalar by scalar from a table probed from HF. One whole-string effect of HF's NFD is
+/// not reproduced: canonical reordering of adjacent combining marks that survive accent stripping (25 spacing
+/// marks with a nonzero combining class, e.g. U+1D165). With the BERT vocabularies a word holding them is
+/// `[UNK]` either way, so ids and offsets still agree.
 public struct WordPieceTokenizer: Sendable {
     public let vocabulary: Vocabulary
     public let lowercase: Bool
@@ -67,6 +72,7 @@ public struct WordPieceTokenizer: Sendable {
 
     /// Encodes one sequence or a pair like HF: `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]`, truncated to
     /// `maxLength` (special tokens included; pairs longest-first) and right-padded to `padToLength`.
+    /// A `maxLength` below the number of added special tokens keeps only those (HF raises an error instead).
     public func encode(
         _ text: String, pair: String? = nil, addSpecialTokens: Bool = true, maxLength: Int? = nil,
         padToLength: Int? = nil
