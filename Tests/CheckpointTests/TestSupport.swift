@@ -10,7 +10,10 @@ enum Fixtures {
 
     /// all-MiniLM-L6-v2 as fetched by Corpora/fetch.sh, or the shared unpacked copy.
     static var miniLM: URL? {
-        let candidates = [
+        let environment = ProcessInfo.processInfo.environment["MLM_ADAPT_CACHE"].map {
+            URL(fileURLWithPath: $0).appendingPathComponent("models/all-MiniLM-L6-v2")
+        }
+        let candidates = [environment].compactMap { $0 } + [
             root.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("cache/models/all-MiniLM-L6-v2"),
             URL(fileURLWithPath: "/work/cache/models/all-MiniLM-L6-v2"),
