@@ -236,3 +236,86 @@ func nonsenseOptionsAreRejected(name: String, options: MaskingOptions) {
     #expect(vocabulary.size == tokens.count)
     #expect(vocabulary.replacementIds == [6, 7, 8, 9, 10])
 }
+
+/// Rows of `length` columns cut from the fixture (two fixture rows joined when longer than 128), so
+/// the 8- and 64-column block code meets ragged ends and words that cross block boundaries.
+private func reshapedBatch(length: Int, rows: Int) -> TokenBatch {
+    let source = fixture.metadata.seqLength
+    var batch = TokenBatch(batchSize: rows, seqLength: length, padId: fixture.metadata.padId)
+    batch.rowCount = rows
+    for row in 0..<rows {
+        var wordOffset: Int32 = 0
+        for column in 0..<length {
+            let sourceRow = (row * 2 + column / source) % fixture.metadata.rows
+            let index = sourceRow * source + column % source
+            if column % source == 0 && column > 0 { wordOffset = 1000 }
+            let id = fixture.inputIds[index]
+            let word = fixture.wordIds[index]
+            let target = row * length + column
+            batch.inputIds[target] = id
+            batch.wordIds[target] = word < 0 ? -1 : word + wordOffset
+            batch.attentionMask[target] = id == fixture.metadata.padId ? 0 : 1
+            let special = id == fixture.metadata.padId || id == fixture.metadata.clsId || id == fixture.metadata.sepId
+            batch.specialTokensMask[target] = special ? 1 : 0
+        }
+    }
+    return batch
+}
+
+@Test(arguments: [5, 13, 70, 200])
+func raggedRowLengthsKeepEveryGuarantee(length: Int) throws {
+    let batch = reshapedBatch(length: length, rows: 24)
+    for strategy in MaskingStrategyKind.allCases {
+        for budget in MaskingBudget.allCases {
+            let masking = try makeMaskingStrategy(options(strategy, budget: budget), vocabulary: fixture.vocabulary)
+            var out = MaskedBatch(batchSize: 24, seqLength: length)
+            var observed = ObservedMasking()
+            for epoch in 0..<4 {
+                masking.mask(batch, seed: 3, epoch: epoch, batchIndex: 0, into: &out)
+                observed += ObservedMasking(
+                    batch: batch, masked: out, maskId: fixture.metadata.maskId, specialIds: fixture.specialIds)
+            }
+            #expect(observed.violations.isEmpty, "\(strategy) \(budget): \(observed.violations.prefix(3))")
+            if strategy != .token { #expect(observed.partlySelectedWords == 0, "\(strategy) \(budget)") }
+            if budget == .exact && strategy == .token {
+                for (selected, eligible) in zip(observed.selectedPerRow, observed.eligiblePerRow) {
+                    #expect(selected == (eligible == 0 ? 0 : max(1, Int((0.15 * Double(eligible)).rounded()))))
+                }
+            }
+        }
+    }
+}
+
+@Test(arguments: MaskingStrategyKind.allCases)
+func probabilityOneSelectsEveryEligibleToken(strategy: MaskingStrategyKind) throws {
+    for budget in MaskingBudget.allCases {
+        var everything = options(strategy, budget: budget)
+        everything.probability = 1
+        let (observed, _) = try maskFixture(everything)
+        #expect(observed.violations.isEmpty)
+        #expect(observed.selected == observed.eligible, "\(strategy) \(budget)")
+    }
+}
+
+@Test func rowsWithoutEligibleTokensAreLeftAlone() throws {
+    var batch = TokenBatch(batchSize: 3, seqLength: 16, padId: fixture.metadata.padId)
+    batch.rowCount = 3
+    // Row 0: [CLS] [SEP] and padding. Row 1: a single word piece. Row 2: all padding.
+    batch.inputIds[0] = fixture.metadata.clsId
+    batch.inputIds[1] = fixture.metadata.sepId
+    for column in 0..<2 { batch.attentionMask[column] = 1 }
+    batch.inputIds[16] = fixture.metadata.clsId
+    batch.inputIds[17] = 2_000
+    batch.inputIds[18] = fixture.metadata.sepId
+    for column in 16..<19 { batch.attentionMask[column] = 1 }
+    batch.specialTokensMask[17] = 0
+    batch.wordIds[17] = 0
+    for strategy in MaskingStrategyKind.allCases {
+        let masking = try makeMaskingStrategy(options(strategy), vocabulary: fixture.vocabulary)
+        var out = MaskedBatch(batchSize: 3, seqLength: 16)
+        masking.mask(batch, seed: 1, epoch: 0, batchIndex: 0, into: &out)
+        #expect(out.maskedPositions == [17], "\(strategy)")
+        #expect(out.maskedLabels == [2_000])
+        #expect(out.stats.eligibleTokens == 1)
+    }
+}
