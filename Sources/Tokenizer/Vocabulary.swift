@@ -74,8 +74,7 @@ public struct Vocabulary: Sendable {
     }
 
     public func id(of token: String) -> Int32? {
-        var bytes = Array(token.utf8)
-        return bytes.withUnsafeMutableBufferPointer { index.wordStart.id(of: UnsafeBufferPointer($0)) }
+        Array(token.utf8).withUnsafeBufferPointer { index.wordStart.id(of: $0) }
     }
 
     /// The token for `id`, or `[UNK]` for an id outside the vocabulary.
