@@ -61,30 +61,6 @@ func probabilityThreshold(_ p: Double) -> UInt64 {
     UInt64((min(max(p, 0), 1) * 9_007_199_254_740_992).rounded())
 }
 
-/// Bernoulli draws at 32-bit resolution, two from each 64-bit output (per-token draws dominate the
-/// bernoulli budget's cost).
-struct CoinFlips {
-    private let threshold: UInt64
-    private var spare: UInt64 = 0
-    private var hasSpare = false
-
-    init(probability: Double) {
-        threshold = UInt64((min(max(probability, 0), 1) * 4_294_967_296).rounded())
-    }
-
-    @inline(__always)
-    mutating func flip(_ rng: inout Xoshiro256StarStar) -> Bool {
-        if hasSpare {
-            hasSpare = false
-            return spare < threshold
-        }
-        let bits = rng.next()
-        spare = bits >> 32
-        hasSpare = true
-        return bits & 0xFFFF_FFFF < threshold
-    }
-}
-
 /// 64 independent Bernoulli(p) bits at once, for p rounded to 20 binary digits (error below 1e-6).
 /// Each bit compares a uniform binary fraction with p digit by digit, from the last digit up:
 /// where p's digit is 1 the bit is `random | below`, where it is 0, `random & below`.

@@ -54,7 +54,6 @@ final class RowScratch {
     let eligible: UnsafeMutablePointer<Int32>
     let wordStart: UnsafeMutablePointer<Int32>
     let wordLength: UnsafeMutablePointer<Int32>
-    let wordOrder: UnsafeMutablePointer<Int32>
     let wordTaken: UnsafeMutablePointer<UInt8>
     /// One bit per column, 64 columns a word: set where the token is eligible.
     let eligibleBits: UnsafeMutablePointer<UInt64>
@@ -73,7 +72,6 @@ final class RowScratch {
         eligible = .allocate(capacity: capacity)
         wordStart = .allocate(capacity: capacity)
         wordLength = .allocate(capacity: capacity)
-        wordOrder = .allocate(capacity: capacity)
         wordTaken = .allocate(capacity: capacity)
         eligibleBits = .allocate(capacity: (capacity + 63) / 64)
         wordStartBits = .allocate(capacity: (capacity + 63) / 64)
@@ -87,7 +85,6 @@ final class RowScratch {
         eligible.deallocate()
         wordStart.deallocate()
         wordLength.deallocate()
-        wordOrder.deallocate()
         wordTaken.deallocate()
         eligibleBits.deallocate()
         wordStartBits.deallocate()

@@ -18,9 +18,11 @@ public final class SpanMasking: MaskingStrategy, RowSelector {
     private let lengthThresholds: [UInt64]
     /// Tokens the rows so far selected beyond their targets (≤ 0), owed by the next row.
     private var carry = 0.0
+    private let coins: BernoulliBits
 
     public init(options: MaskingOptions, vocabulary: MaskingVocabulary) throws(MaskingError) {
         core = try MaskingCore(options: options, vocabulary: vocabulary)
+        coins = BernoulliBits(probability: options.probability)
         var weights = [Double]()
         var weight = options.spanGeometricP
         for _ in 1...options.maxSpanLength {
@@ -59,9 +61,13 @@ public final class SpanMasking: MaskingStrategy, RowSelector {
 
         var base = core.options.probability * Double(tokens)
         if core.options.budget == .bernoulli {
-            var hits = 0
-            var coins = CoinFlips(probability: core.options.probability)
-            for _ in 0..<tokens where coins.flip(&rng) { hits += 1 }
+            // Binomial(n, p): the count of n independent Bernoulli bits.
+            var hits = 0, remaining = tokens
+            while remaining > 0 {
+                let bits = coins.draw(&rng)
+                hits += (remaining >= 64 ? bits : bits & ((1 << UInt64(remaining)) - 1)).nonzeroBitCount
+                remaining -= 64
+            }
             base = Double(hits)
         }
         let target = base + carry
