@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch reference for `mlm-bench train-step`: one BertForMaskedLM forward + backward (training mode,
-dropout on) on the same shapes, labels only at the masked positions. Prints one JSON line."""
+dropout on) on the same shapes, labels only at the masked positions. Prints one JSON line.
+
+--head hf        the transformers forward with labels: logits at every position (what users run)
+--head gathered  the MLM head only at the masked rows, as mlm-adapt does (the same FLOPs as ours)"""
 import argparse
 import json
 import time
@@ -22,6 +25,7 @@ def main():
     p.add_argument("--mask-fraction", type=float, default=0.15)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--head", choices=["hf", "gathered"], default="hf")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -40,10 +44,17 @@ def main():
     labels[positions] = ids.view(-1)[positions]
     labels = labels.view(a.batch, a.seq)
 
+    flat_labels = labels.view(-1)
+
     def step():
         model.zero_grad(set_to_none=False)
-        out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
-        out.loss.backward()
+        if a.head == "hf":
+            loss = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels).loss
+        else:
+            hidden = model.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+            logits = model.cls(hidden.reshape(-1, a.hidden)[positions])
+            loss = torch.nn.functional.cross_entropy(logits, flat_labels[positions])
+        loss.backward()
 
     for _ in range(a.warmup):
         step()
@@ -52,7 +63,7 @@ def main():
         step()
     seconds = (time.perf_counter() - start) / a.steps
     print(json.dumps({"threads": a.threads, "seconds_per_step": seconds,
-                      "tokens_per_second": a.batch * a.seq / seconds, "torch": torch.__version__,
+                      "tokens_per_second": a.batch * a.seq / seconds, "head": a.head, "torch": torch.__version__,
                       "attention": model.config._attn_implementation}))
 
 

@@ -11,6 +11,8 @@ public enum OpenBLASRuntime {
         return String(cString: name)
     }
 
+    /// OpenBLAS's own thread count, for code that calls CBLAS directly. `Gemm` sets it to 1 on first use and
+    /// splits products over `Parallel.workerCount` instead; set that one to change TensorKernels' threads.
     public static func setThreads(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
@@ -56,7 +58,8 @@ public enum OpenBLASRuntime {
         let best = bestCore(cpuFlags: cpuFlags)
         if let forced = environment["OPENBLAS_CORETYPE"] {
             if let best, tier(ofCore: currentCore) < tier(ofCore: best) {
-                return .keep(reason: "OPENBLAS_CORETYPE=\(forced) set by the environment; this CPU supports \(best)")
+                return .keep(
+                    reason: "OPENBLAS_CORETYPE=\(forced) set by the environment; this CPU supports \(best): unset it for the faster kernel")
             }
             return .keep(reason: "OPENBLAS_CORETYPE=\(forced)")
         }

@@ -1,9 +1,18 @@
 import Foundation
 
-/// Splits elementwise work into a few large contiguous blocks, one per core.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Splits kernel work into a few large contiguous blocks, one per core, on a persistent thread pool.
+/// Unlike `DispatchQueue.concurrentPerform` (which boxes the closure as a block and allocates per call),
+/// a parallel call here allocates nothing, so a training step stays allocation-free.
 public enum Parallel {
-    /// Number of workers for non-BLAS kernels; defaults to the active core count.
+    /// Threads for every TensorKernels kernel, GEMMs included (OpenBLAS itself runs single-threaded and
+    /// `Gemm` splits products over these workers); defaults to the active core count.
     nonisolated(unsafe) public static var workerCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    private static let pool = WorkerPool(threads: max(1, ProcessInfo.processInfo.activeProcessorCount) - 1)
 
     /// Calls `body` on disjoint ranges covering `0..<count`; a range holds at least `grain` items
     /// (except when `count < grain`), so tiny loops stay on the calling thread.
@@ -15,17 +24,112 @@ public enum Parallel {
             body(0..<count)
             return
         }
-        // The kernels' closures capture raw pointers to disjoint ranges, which is safe but not
-        // expressible as Sendable; the closure does not escape concurrentPerform.
-        withoutActuallyEscaping(body) { body in
-            let shared = unsafeBitCast(body, to: (@Sendable (Range<Int>) -> Void).self)
-            DispatchQueue.concurrentPerform(iterations: blocks) { block in
-                shared((count * block / blocks)..<(count * (block + 1) / blocks))
-            }
+        pool.run(tasks: blocks) { block in
+            body((count * block / blocks)..<(count * (block + 1) / blocks))
         }
     }
 
     /// Row grain so that one block touches at least ~32K floats.
     @inline(__always)
     public static func rowGrain(columns: Int) -> Int { max(1, 32_768 / max(1, columns)) }
+}
+
+/// A fixed set of threads that run the tasks of one job at a time; the calling thread takes tasks too.
+/// A job submitted while another runs (another thread calling in, or a nested call) runs inline.
+final class WorkerPool: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Guarded by `mutex`.
+    private var job: UnsafePointer<(Int) -> Void>?
+    private var generation = 0
+    private var nextTask = 0
+    private var taskCount = 0
+    private var unfinished = 0
+    private var busy = false
+
+    init(threads: Int) {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        pthread_cond_init(finished, nil)
+        for _ in 0..<threads {
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(self).toOpaque()
+            let status = pthread_create(&thread, nil, { context in
+                guard let context else { return nil }
+                Unmanaged<WorkerPool>.fromOpaque(context).takeRetainedValue().workerLoop()
+                return nil
+            }, context)
+            if status == 0 { pthread_detach(thread) } else { Unmanaged<WorkerPool>.fromOpaque(context).release() }
+        }
+    }
+
+    func run(tasks: Int, _ body: (Int) -> Void) {
+        pthread_mutex_lock(mutex)
+        if busy {
+            pthread_mutex_unlock(mutex)
+            for task in 0..<tasks { body(task) }
+            return
+        }
+        busy = true
+        pthread_mutex_unlock(mutex)
+        // The closure is only reachable through `job` until every task has finished; workers call it
+        // through the pointer without keeping a copy, so it does not outlive this call.
+        withoutActuallyEscaping(body) { body in
+            withUnsafePointer(to: body) { pointer in
+                run(pointer, tasks: tasks)
+            }
+        }
+    }
+
+    private func run(_ pointer: UnsafePointer<(Int) -> Void>, tasks: Int) {
+        pthread_mutex_lock(mutex)
+        job = pointer
+        taskCount = tasks
+        nextTask = 0
+        unfinished = tasks
+        generation &+= 1
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+        takeTasks()
+        pthread_mutex_lock(mutex)
+        while unfinished > 0 { pthread_cond_wait(finished, mutex) }
+        job = nil
+        busy = false
+        pthread_mutex_unlock(mutex)
+    }
+
+    private func takeTasks() {
+        while true {
+            pthread_mutex_lock(mutex)
+            guard nextTask < taskCount, let work = job else {
+                pthread_mutex_unlock(mutex)
+                return
+            }
+            let task = nextTask
+            nextTask += 1
+            pthread_mutex_unlock(mutex)
+            Self.execute(work, task)
+            pthread_mutex_lock(mutex)
+            unfinished -= 1
+            if unfinished == 0 { pthread_cond_signal(finished) }
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    @inline(never)
+    private static func execute(_ work: UnsafePointer<(Int) -> Void>, _ task: Int) {
+        work.pointee(task)
+    }
+
+    private func workerLoop() {
+        var seen = 0
+        while true {
+            pthread_mutex_lock(mutex)
+            while generation == seen { pthread_cond_wait(wake, mutex) }
+            seen = generation
+            pthread_mutex_unlock(mutex)
+            takeTasks()
+        }
+    }
 }

@@ -4,11 +4,16 @@ import Testing
 
 @testable import Model
 
-/// all-MiniLM-L6-v2 as fetched by `Corpora/fetch.sh` (or the folder named by `MLM_ADAPT_MINILM_DIR`).
+/// all-MiniLM-L6-v2 as fetched by `Corpora/fetch.sh` into `cache/` (or `$MLM_ADAPT_CACHE`), or the
+/// folder named by `MLM_ADAPT_MINILM_DIR`.
 enum MiniLM {
     static var folder: URL? {
+        let environment = ProcessInfo.processInfo.environment
         var candidates = [Fixtures.repositoryRoot.appendingPathComponent("cache/models/all-MiniLM-L6-v2")]
-        if let override = ProcessInfo.processInfo.environment["MLM_ADAPT_MINILM_DIR"] {
+        if let cache = environment["MLM_ADAPT_CACHE"] {
+            candidates.insert(URL(fileURLWithPath: cache).appendingPathComponent("models/all-MiniLM-L6-v2"), at: 0)
+        }
+        if let override = environment["MLM_ADAPT_MINILM_DIR"] {
             candidates.insert(URL(fileURLWithPath: override), at: 0)
         }
         return candidates.first {
@@ -21,7 +26,7 @@ enum MiniLM {
     @Test(
         .enabled(
             if: MiniLM.folder != nil,
-            "skipped: cache/models/all-MiniLM-L6-v2 is absent (run Corpora/fetch.sh, or set MLM_ADAPT_MINILM_DIR)"))
+            "skipped: cache/models/all-MiniLM-L6-v2 is absent (run Corpora/fetch.sh, or set MLM_ADAPT_CACHE or MLM_ADAPT_MINILM_DIR)"))
     func miniLMLastHiddenStatesMatchTransformers() throws {
         let folder = try #require(MiniLM.folder)
         let checkpoint = try LoadedCheckpoint.open(folder)
