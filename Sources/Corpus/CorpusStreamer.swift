@@ -264,22 +264,33 @@ public final class CorpusStreamer {
             }
             let from = documentStart + tokenIndex
             let taken = min(documentEnd - from, capacity - used)
-            for index in from..<(from + taken) {
-                let id = chunkIds[index]
-                // "[CLS]", "[SEP]" or "[PAD]" written in the text stay special: never masked, no word.
-                if id == clsId || id == sepId || id == padId {
-                    rowIds.append(id)
-                    rowWordIds.append(-1)
-                    continue
+            // Local buffers: per-token access to class properties would pay exclusivity checks.
+            var ids = rowIds
+            var wordIds = rowWordIds
+            rowIds = []
+            rowWordIds = []
+            chunkIds.withUnsafeBufferPointer { chunkIds in
+                chunkWordIds.withUnsafeBufferPointer { chunkWordIds in
+                    for index in from..<(from + taken) {
+                        let id = chunkIds[index]
+                        // "[CLS]", "[SEP]" or "[PAD]" written in the text stay special: never masked, no word.
+                        if id == clsId || id == sepId || id == padId {
+                            ids.append(id)
+                            wordIds.append(-1)
+                            continue
+                        }
+                        let word = chunkWordIds[index]
+                        if word != previousWord {
+                            rowWord += 1
+                            previousWord = word
+                        }
+                        ids.append(id)
+                        wordIds.append(rowWord)
+                    }
                 }
-                let word = chunkWordIds[index]
-                if word != previousWord {
-                    rowWord += 1
-                    previousWord = word
-                }
-                rowIds.append(id)
-                rowWordIds.append(rowWord)
             }
+            rowIds = ids
+            rowWordIds = wordIds
             used += taken
             tokenIndex += taken
             if oneRowPerDocument {
