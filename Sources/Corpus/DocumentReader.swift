@@ -34,8 +34,6 @@ final class LineReader {
 
     deinit { buffer.deallocate() }
 
-    var atEnd: Bool { sourceEnded && start == end }
-
     /// Where the next unread line starts.
     var position: FilePosition {
         let offset = bufferOffset + Int64(start)
@@ -45,20 +43,22 @@ final class LineReader {
     }
 
     /// The next line without its terminator (valid until the next call) and its 1-based number.
+    /// A line longer than `maxLineBytes` comes in pieces cut at `maxLineBytes` from the piece's start
+    /// (backed off to a character boundary), whatever the read alignment, so a resumed reader cuts
+    /// the same way; all pieces carry the line's number.
     func nextLine() throws -> (bytes: UnsafeBufferPointer<UInt8>, number: Int)? {
         while true {
             let pending = end - start
             if let newline = memchr(buffer + start, 0x0A, pending) {
                 let lineEnd = buffer.distance(to: newline.assumingMemoryBound(to: UInt8.self))
+                let hasReturn = lineEnd > start && buffer[lineEnd - 1] == 0x0D
+                if lineEnd - start - (hasReturn ? 1 : 0) > Self.maxLineBytes { return cutLine() }
                 return takeLine(upTo: lineEnd, consuming: lineEnd + 1)
             }
+            // Strictly more, so the byte at the cut exists and tells whether a character starts there.
+            if pending > Self.maxLineBytes { return cutLine() }
             if sourceEnded {
                 return pending == 0 ? nil : takeLine(upTo: end, consuming: end)
-            }
-            if pending >= Self.maxLineBytes {
-                var cut = start + Self.maxLineBytes
-                while cut > start, buffer[cut] & 0xC0 == 0x80 { cut -= 1 }
-                return takeLine(upTo: cut, consuming: cut)
             }
             try fill()
         }
@@ -71,6 +71,15 @@ final class LineReader {
         start = next
         nextLineNumber += 1
         return (line, nextLineNumber - 1)
+    }
+
+    private func cutLine() -> (bytes: UnsafeBufferPointer<UInt8>, number: Int) {
+        var cut = start + Self.maxLineBytes
+        while cut > start, buffer[cut] & 0xC0 == 0x80 { cut -= 1 }
+        if cut == start { cut = start + Self.maxLineBytes }  // not UTF-8 at all: cut anywhere
+        let piece = UnsafeBufferPointer(start: buffer + start, count: cut - start)
+        start = cut
+        return (piece, nextLineNumber)
     }
 
     private func fill() throws {

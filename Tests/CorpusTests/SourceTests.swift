@@ -114,3 +114,26 @@ func invalidUTF8IsReported(mode: CorpusMode) throws {
 func invalidOptionsThrow(options: CorpusOptions) {
     #expect(throws: CorpusError.self) { try CorpusStreamer(options: options, tokenizer: ToyTokenizer()) }
 }
+
+@Test("a line longer than the cap is cut at a UTF-8 character boundary, the same way after a resume")
+func overlongLineIsCut() throws {
+    let folder = try Fixture.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let file = folder.appendingPathComponent("long.txt")
+    // 3-byte characters, so the 16 MiB cap falls inside one; the first line makes reads start unaligned.
+    let long = String(repeating: "€", count: LineReader.maxLineBytes / 3 + 1000)
+    try ("first\n" + long + "\nshort\n").write(to: file, atomically: true, encoding: .utf8)
+    func pieces(from position: FilePosition) throws -> [(bytes: [UInt8], number: Int)] {
+        let reader = try LineReader(path: file.path, position: position)
+        var result: [(bytes: [UInt8], number: Int)] = []
+        while let line = try reader.nextLine() { result.append((Array(line.bytes), line.number)) }
+        return result
+    }
+    let straight = try pieces(from: .start)
+    #expect(straight.map(\.number) == [1, 2, 2, 3])
+    #expect(straight[1].bytes.count == LineReader.maxLineBytes - LineReader.maxLineBytes % 3)
+    #expect(straight.allSatisfy { String(validating: $0.bytes, as: UTF8.self) != nil })
+    #expect(straight[1].bytes + straight[2].bytes == Array(long.utf8) && straight[3].bytes == Array("short".utf8))
+    let resumed = try pieces(from: FilePosition(offset: 6, memberOffset: 0, memberStart: 0, lineNumber: 2))
+    #expect(resumed.map(\.bytes) == straight.dropFirst().map(\.bytes))
+}
