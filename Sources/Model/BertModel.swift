@@ -119,10 +119,7 @@ public final class BertModel {
     }
 
     public func zeroGradients() {
-        let base = gradients.baseAddress!
-        Parallel.forEachRange(gradients.count, grain: 1 << 18) { range in
-            (base + range.lowerBound).update(repeating: 0, count: range.count)
-        }
+        Parallel.forEachRange(gradients.count, grain: 1 << 18, ZeroFill(base: gradients.baseAddress!))
     }
 
     /// BERT initialisation as HF `_init_weights`: weights and embeddings ~ N(0, initializer_range),
@@ -150,4 +147,9 @@ public final class BertModel {
     @inline(__always) func gradientPointer(_ offset: Int) -> UnsafeMutablePointer<Float> {
         gradients.baseAddress! + offset
     }
+}
+
+private struct ZeroFill: ParallelBody {
+    let base: UnsafeMutablePointer<Float>
+    func run(_ range: Range<Int>) { (base + range.lowerBound).update(repeating: 0, count: range.count) }
 }

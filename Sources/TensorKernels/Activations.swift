@@ -10,9 +10,7 @@ import Darwin
 /// precision, not the tanh approximation).
 public enum GELU {
     public static func forward(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.forEachRange(count, grain: 16_384) { range in
-            mlm_gelu_forward(input + range.lowerBound, output + range.lowerBound, range.count)
-        }
+        Parallel.forEachRange(count, grain: 16_384, GELUForward(input: input, output: output))
     }
 
     /// `inputGradient = outputGradient · GELU'(input)`; may alias `outputGradient`.
@@ -20,11 +18,21 @@ public enum GELU {
         outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>,
         inputGradient: UnsafeMutablePointer<Float>, count: Int
     ) {
-        Parallel.forEachRange(count, grain: 16_384) { range in
-            mlm_gelu_backward(
-                outputGradient + range.lowerBound, input + range.lowerBound, inputGradient + range.lowerBound,
-                range.count)
-        }
+        Parallel.forEachRange(
+            count, grain: 16_384,
+            GELUBackward(outputGradient: outputGradient, input: input, inputGradient: inputGradient))
+    }
+}
+
+private struct GELUForward: ParallelBody {
+    let input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+    func run(_ r: Range<Int>) { mlm_gelu_forward(input + r.lowerBound, output + r.lowerBound, r.count) }
+}
+
+private struct GELUBackward: ParallelBody {
+    let outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>
+    func run(_ r: Range<Int>) {
+        mlm_gelu_backward(outputGradient + r.lowerBound, input + r.lowerBound, inputGradient + r.lowerBound, r.count)
     }
 }
 

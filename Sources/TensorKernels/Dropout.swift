@@ -39,10 +39,7 @@ public struct DropoutMask: Sendable {
     /// `values[i] *= factor(offset + i)`, in place. Used for both directions.
     public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, offset: Int = 0) {
         guard isActive else { return }
-        Parallel.forEachRange(count, grain: 32_768) { range in
-            applySerial(values + range.lowerBound, into: values + range.lowerBound, count: range.count,
-                        first: offset + range.lowerBound)
-        }
+        Parallel.forEachRange(count, grain: 32_768, DropoutRange(mask: self, input: values, output: values, first: offset))
     }
 
     /// `output[i] = input[i] · factor(i)`.
@@ -51,9 +48,13 @@ public struct DropoutMask: Sendable {
             output.update(from: input, count: count)
             return
         }
-        Parallel.forEachRange(count, grain: 32_768) { range in
-            applySerial(input + range.lowerBound, into: output + range.lowerBound, count: range.count,
-                        first: range.lowerBound)
-        }
+        Parallel.forEachRange(count, grain: 32_768, DropoutRange(mask: self, input: input, output: output, first: 0))
+    }
+}
+
+private struct DropoutRange: ParallelBody {
+    let mask: DropoutMask, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, first: Int
+    func run(_ r: Range<Int>) {
+        mask.applySerial(input + r.lowerBound, into: output + r.lowerBound, count: r.count, first: first + r.lowerBound)
     }
 }

@@ -28,21 +28,10 @@ public enum Gemm {
                 b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
-        if m >= n {
-            Parallel.forEachRange(m, grain: 16) { rows in
-                multiplySerial(
-                    transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
-                    a: transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda, b: b, ldb: ldb,
-                    beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
-            }
-        } else {
-            Parallel.forEachRange(n, grain: 16) { columns in
-                multiplySerial(
-                    transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k, alpha: alpha,
-                    a: a, lda: lda, b: transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound, ldb: ldb,
-                    beta: beta, c: c + columns.lowerBound, ldc: ldc)
-            }
-        }
+        let slice = GemmSlice(
+            splitRows: m >= n, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        Parallel.forEachRange(m >= n ? m : n, grain: 16, slice)
     }
 
     /// One OpenBLAS call on the calling thread.
@@ -67,13 +56,52 @@ public enum Gemm {
         a: UnsafePointer<Float>, lda: Int, strideA: Int, b: UnsafePointer<Float>, ldb: Int, strideB: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
     ) {
-        Parallel.forEachRange(count, grain: max(1, splitThreshold / max(1, m * n * k))) { range in
-            for i in range {
-                multiplySerial(
-                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                    a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb, beta: beta,
-                    c: c + i * strideC, ldc: ldc)
-            }
+        let batch = GemmBatch(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+            strideA: strideA, b: b, ldb: ldb, strideB: strideB, beta: beta, c: c, ldc: ldc, strideC: strideC)
+        Parallel.forEachRange(count, grain: max(1, splitThreshold / max(1, m * n * k)), batch)
+    }
+}
+
+/// A block of C's rows (or columns) of one product.
+private struct GemmSlice: ParallelBody {
+    let splitRows, transposeA, transposeB: Bool
+    let m, n, k: Int
+    let alpha: Float
+    let a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int
+    let beta: Float
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+
+    func run(_ range: Range<Int>) {
+        let first = range.lowerBound
+        if splitRows {
+            Gemm.multiplySerial(
+                transposeA: transposeA, transposeB: transposeB, m: range.count, n: n, k: k, alpha: alpha,
+                a: transposeA ? a + first : a + first * lda, lda: lda, b: b, ldb: ldb, beta: beta,
+                c: c + first * ldc, ldc: ldc)
+        } else {
+            Gemm.multiplySerial(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: range.count, k: k, alpha: alpha,
+                a: a, lda: lda, b: transposeB ? b + first * ldb : b + first, ldb: ldb, beta: beta, c: c + first,
+                ldc: ldc)
+        }
+    }
+}
+
+private struct GemmBatch: ParallelBody {
+    let transposeA, transposeB: Bool
+    let m, n, k: Int
+    let alpha: Float
+    let a: UnsafePointer<Float>, lda: Int, strideA: Int
+    let b: UnsafePointer<Float>, ldb: Int, strideB: Int
+    let beta: Float
+    let c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
+
+    func run(_ range: Range<Int>) {
+        for i in range {
+            Gemm.multiplySerial(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb, beta: beta, c: c + i * strideC, ldc: ldc)
         }
     }
 }
@@ -123,11 +151,7 @@ public enum Bias {
     public static func broadcastRows(
         _ bias: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, rows: Int, columns: Int
     ) {
-        Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: columns)) { range in
-            for r in range {
-                (output + r * columns).update(from: bias, count: columns)
-            }
-        }
+        Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: columns), BiasRows(bias: bias, output: output, columns: columns))
     }
 
     /// `sums[j] += Σ_r matrix[r, j]`; each worker owns a slice of columns, so no reduction is needed.
@@ -135,8 +159,18 @@ public enum Bias {
         _ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Float>
     ) {
         let grain = max(16, 65_536 / max(1, rows))
-        Parallel.forEachRange(columns, grain: grain) { range in
-            mlm_column_sums(matrix, rows, columns, sums, range.lowerBound, range.upperBound)
-        }
+        Parallel.forEachRange(columns, grain: grain, ColumnSums(matrix: matrix, rows: rows, columns: columns, sums: sums))
     }
+}
+
+private struct BiasRows: ParallelBody {
+    let bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, columns: Int
+    func run(_ range: Range<Int>) {
+        for r in range { (output + r * columns).update(from: bias, count: columns) }
+    }
+}
+
+private struct ColumnSums: ParallelBody {
+    let matrix: UnsafePointer<Float>, rows: Int, columns: Int, sums: UnsafeMutablePointer<Float>
+    func run(_ range: Range<Int>) { mlm_column_sums(matrix, rows, columns, sums, range.lowerBound, range.upperBound) }
 }

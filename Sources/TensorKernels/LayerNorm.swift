@@ -11,19 +11,11 @@ public enum LayerNorm {
         mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, rows: Int, columns: Int, eps: Float
     ) {
         let n = columns
-        let mask = dropout ?? DropoutMask(probability: 0, seed: 0, stream: 0)
-        Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: n)) { range in
-            let r = range.lowerBound
-            var residualRows: UnsafePointer<Float>? = nil, sumRows: UnsafeMutablePointer<Float>? = nil
-            if let residual, let sum {
-                residualRows = residual + r * n
-                sumRows = sum + r * n
-            }
-            mlm_layer_norm_rows(
-                input + r * n, residualRows, sumRows,
-                range.count, r, n, mask.key, mask.threshold, mask.scale, mask.isActive ? 1 : 0,
-                gamma, beta, eps, output + r * n, mean + r, rstd + r)
-        }
+        Parallel.forEachRange(
+            rows, grain: Parallel.rowGrain(columns: n),
+            LayerNormRows(
+                input: input, residual: residual, sum: sum, dropout: dropout ?? DropoutMask(probability: 0, seed: 0, stream: 0),
+                gamma: gamma, beta: beta, output: output, mean: mean, rstd: rstd, columns: n, eps: eps))
     }
 
     /// Writes (or adds, with `accumulate`) `dx`, and accumulates `dγ`, `dβ`.
@@ -35,17 +27,61 @@ public enum LayerNorm {
         rows: Int, columns: Int
     ) {
         let n = columns
-        Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: n)) { range in
-            let r = range.lowerBound
-            mlm_layer_norm_backward_rows(
-                outputGradient + r * n, input + r * n, gamma, mean + r, rstd + r, inputGradient + r * n,
-                accumulate ? 1 : 0, range.count, n)
+        Parallel.forEachRange(
+            rows, grain: Parallel.rowGrain(columns: n),
+            LayerNormBackwardRows(
+                outputGradient: outputGradient, input: input, gamma: gamma, mean: mean, rstd: rstd,
+                inputGradient: inputGradient, accumulate: accumulate, columns: n))
+        Parallel.forEachRange(
+            n, grain: max(16, 65_536 / max(1, rows)),
+            LayerNormParameterColumns(
+                outputGradient: outputGradient, input: input, mean: mean, rstd: rstd, gammaGradient: gammaGradient,
+                betaGradient: betaGradient, rows: rows, columns: n))
+    }
+}
+
+private struct LayerNormRows: ParallelBody {
+    let input: UnsafePointer<Float>, residual: UnsafePointer<Float>?, sum: UnsafeMutablePointer<Float>?
+    let dropout: DropoutMask
+    let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+    let mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, columns: Int, eps: Float
+
+    func run(_ range: Range<Int>) {
+        let r = range.lowerBound, n = columns
+        var residualRows: UnsafePointer<Float>? = nil, sumRows: UnsafeMutablePointer<Float>? = nil
+        if let residual, let sum {
+            residualRows = residual + r * n
+            sumRows = sum + r * n
         }
-        // Parameter gradients are column sums: each worker owns a slice of columns.
-        Parallel.forEachRange(n, grain: max(16, 65_536 / max(1, rows))) { range in
-            mlm_layer_norm_parameter_gradients(
-                outputGradient, input, mean, rstd, gammaGradient, betaGradient, rows, n, range.lowerBound,
-                range.upperBound)
-        }
+        mlm_layer_norm_rows(
+            input + r * n, residualRows, sumRows, range.count, r, n, dropout.key, dropout.threshold, dropout.scale,
+            dropout.isActive ? 1 : 0, gamma, beta, eps, output + r * n, mean + r, rstd + r)
+    }
+}
+
+private struct LayerNormBackwardRows: ParallelBody {
+    let outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, gamma: UnsafePointer<Float>
+    let mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>
+    let accumulate: Bool, columns: Int
+
+    func run(_ range: Range<Int>) {
+        let r = range.lowerBound, n = columns
+        mlm_layer_norm_backward_rows(
+            outputGradient + r * n, input + r * n, gamma, mean + r, rstd + r, inputGradient + r * n,
+            accumulate ? 1 : 0, range.count, n)
+    }
+}
+
+/// dγ and dβ are column sums: each worker owns a slice of columns.
+private struct LayerNormParameterColumns: ParallelBody {
+    let outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>
+    let mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>
+    let gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>
+    let rows: Int, columns: Int
+
+    func run(_ range: Range<Int>) {
+        mlm_layer_norm_parameter_gradients(
+            outputGradient, input, mean, rstd, gammaGradient, betaGradient, rows, columns, range.lowerBound,
+            range.upperBound)
     }
 }

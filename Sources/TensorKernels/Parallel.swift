@@ -4,6 +4,13 @@ import Foundation
 import Glibc
 #endif
 
+/// The work of one parallel kernel call over a range of indices. Kernels pass small structs of
+/// pointers rather than closures: handing a closure to other threads needs `withoutActuallyEscaping`,
+/// which heap-allocates on every call, while a struct is passed by pointer and allocates nothing.
+public protocol ParallelBody {
+    func run(_ range: Range<Int>)
+}
+
 /// Splits kernel work into a few large contiguous blocks, one per core, on a persistent thread pool.
 /// Unlike `DispatchQueue.concurrentPerform` (which boxes the closure as a block and allocates per call),
 /// a parallel call here allocates nothing, so a training step stays allocation-free.
@@ -17,21 +24,36 @@ public enum Parallel {
     /// Calls `body` on disjoint ranges covering `0..<count`; a range holds at least `grain` items
     /// (except when `count < grain`), so tiny loops stay on the calling thread.
     @inline(__always)
-    public static func forEachRange(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+    public static func forEachRange<Body: ParallelBody>(_ count: Int, grain: Int, _ body: Body) {
         guard count > 0 else { return }
         let blocks = min(workerCount, max(1, count / max(1, grain)))
         if blocks == 1 {
-            body(0..<count)
+            body.run(0..<count)
             return
         }
-        pool.run(tasks: blocks) { block in
-            body((count * block / blocks)..<(count * (block + 1) / blocks))
+        withUnsafePointer(to: body) { pointer in
+            pool.run(BlockTask(body: pointer, count: count, blocks: blocks))
         }
     }
 
     /// Row grain so that one block touches at least ~32K floats.
     @inline(__always)
     public static func rowGrain(columns: Int) -> Int { max(1, 32_768 / max(1, columns)) }
+}
+
+/// Task `i` of a job: block `i` of `blocks` equal ranges over `0..<count`. Three words, so it sits in an
+/// existential's inline buffer without a heap box.
+protocol PoolTask {
+    var taskCount: Int { get }
+    func run(task: Int)
+}
+
+struct BlockTask<Body: ParallelBody>: PoolTask {
+    let body: UnsafePointer<Body>
+    let count: Int
+    let blocks: Int
+    var taskCount: Int { blocks }
+    func run(task: Int) { body.pointee.run((count * task / blocks)..<(count * (task + 1) / blocks)) }
 }
 
 /// A fixed set of threads that run the tasks of one job at a time; the calling thread takes tasks too.
@@ -41,7 +63,7 @@ final class WorkerPool: @unchecked Sendable {
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Guarded by `mutex`.
-    private var job: UnsafePointer<(Int) -> Void>?
+    private var job: (any PoolTask)?
     private var generation = 0
     private var nextTask = 0
     private var taskCount = 0
@@ -64,27 +86,16 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    func run(tasks: Int, _ body: (Int) -> Void) {
+    func run(_ task: some PoolTask) {
+        let tasks = task.taskCount
         pthread_mutex_lock(mutex)
         if busy {
             pthread_mutex_unlock(mutex)
-            for task in 0..<tasks { body(task) }
+            for index in 0..<tasks { task.run(task: index) }
             return
         }
         busy = true
-        pthread_mutex_unlock(mutex)
-        // The closure is only reachable through `job` until every task has finished; workers call it
-        // through the pointer without keeping a copy, so it does not outlive this call.
-        withoutActuallyEscaping(body) { body in
-            withUnsafePointer(to: body) { pointer in
-                run(pointer, tasks: tasks)
-            }
-        }
-    }
-
-    private func run(_ pointer: UnsafePointer<(Int) -> Void>, tasks: Int) {
-        pthread_mutex_lock(mutex)
-        job = pointer
+        job = task
         taskCount = tasks
         nextTask = 0
         unfinished = tasks
@@ -109,17 +120,12 @@ final class WorkerPool: @unchecked Sendable {
             let task = nextTask
             nextTask += 1
             pthread_mutex_unlock(mutex)
-            Self.execute(work, task)
+            work.run(task: task)
             pthread_mutex_lock(mutex)
             unfinished -= 1
             if unfinished == 0 { pthread_cond_signal(finished) }
             pthread_mutex_unlock(mutex)
         }
-    }
-
-    @inline(never)
-    private static func execute(_ work: UnsafePointer<(Int) -> Void>, _ task: Int) {
-        work.pointee(task)
     }
 
     private func workerLoop() {

@@ -15,11 +15,10 @@ public enum AttentionSoftmax {
         batch: Int, heads: Int, queries: Int, keys: Int, keyMaskStride: Int
     ) {
         let rows = batch * heads * queries
-        Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: keys)) { range in
-            for r in range {
-                maskedRow(scores + r * keys, mask: keyMask + (r / (heads * queries)) * keyMaskStride, count: keys)
-            }
-        }
+        Parallel.forEachRange(
+            rows, grain: Parallel.rowGrain(columns: keys),
+            MaskedSoftmaxRows(scores: scores, keyMask: keyMask, rowsPerSequence: heads * queries, keys: keys,
+                              keyMaskStride: keyMaskStride))
     }
 
     /// One row in place; `mask[j] == 0` marks a padding key.
@@ -32,9 +31,9 @@ public enum AttentionSoftmax {
     public static func backward(
         probabilities: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, rows: Int, columns: Int
     ) {
-        Parallel.forEachRange(rows, grain: Parallel.rowGrain(columns: columns)) { range in
-            for r in range { backwardRow(probabilities + r * columns, gradient: gradient + r * columns, count: columns) }
-        }
+        Parallel.forEachRange(
+            rows, grain: Parallel.rowGrain(columns: columns),
+            SoftmaxBackwardRows(probabilities: probabilities, gradient: gradient, columns: columns))
     }
 
     @inline(__always)
@@ -52,25 +51,10 @@ public enum CrossEntropy {
         logSumExp: UnsafeMutablePointer<Float>, rowLoss: UnsafeMutablePointer<Float>,
         rowCorrect: UnsafeMutablePointer<UInt8>
     ) -> (lossSum: Double, correct: Int, counted: Int) {
-        Parallel.forEachRange(rows, grain: max(1, 65_536 / max(1, classes))) { range in
-            for r in range {
-                let row = logits + r * classes
-                let maximum = mlm_row_max(row, classes)
-                var argmax = 0
-                while argmax < classes - 1 && row[argmax] != maximum { argmax += 1 }
-                let total = mlm_row_sum_exp(row, maximum, classes)
-                let lse = maximum + Float(log(total))
-                logSumExp[r] = lse
-                let label = Int(labels[r])
-                if label >= 0 {
-                    rowLoss[r] = lse - row[label]
-                    rowCorrect[r] = argmax == label ? 1 : 0
-                } else {
-                    rowLoss[r] = 0
-                    rowCorrect[r] = 0
-                }
-            }
-        }
+        Parallel.forEachRange(
+            rows, grain: max(1, 65_536 / max(1, classes)),
+            CrossEntropyRows(logits: logits, labels: labels, classes: classes, logSumExp: logSumExp, rowLoss: rowLoss,
+                             rowCorrect: rowCorrect))
         var lossSum: Double = 0
         var correct = 0, counted = 0
         for r in 0..<rows where labels[r] >= 0 {
@@ -86,18 +70,69 @@ public enum CrossEntropy {
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, logSumExp: UnsafePointer<Float>,
         rows: Int, classes: Int, scale: Float, gradient: UnsafeMutablePointer<Float>
     ) {
-        Parallel.forEachRange(rows, grain: max(1, 65_536 / max(1, classes))) { range in
-            for r in range {
-                let row = logits + r * classes, g = gradient + r * classes
-                let label = Int(labels[r])
-                if label < 0 {
-                    g.update(repeating: 0, count: classes)
-                    continue
-                }
-                let lse = logSumExp[r]
-                mlm_scaled_exp(row, lse, scale, g, classes)
-                g[label] -= scale
+        Parallel.forEachRange(
+            rows, grain: max(1, 65_536 / max(1, classes)),
+            CrossEntropyGradientRows(logits: logits, labels: labels, logSumExp: logSumExp, classes: classes,
+                                     scale: scale, gradient: gradient))
+    }
+}
+
+private struct MaskedSoftmaxRows: ParallelBody {
+    let scores: UnsafeMutablePointer<Float>, keyMask: UnsafePointer<UInt8>
+    let rowsPerSequence: Int, keys: Int, keyMaskStride: Int
+    func run(_ range: Range<Int>) {
+        for r in range {
+            mlm_softmax_masked_row(scores + r * keys, keyMask + (r / rowsPerSequence) * keyMaskStride, keys)
+        }
+    }
+}
+
+private struct SoftmaxBackwardRows: ParallelBody {
+    let probabilities: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, columns: Int
+    func run(_ range: Range<Int>) {
+        for r in range { mlm_softmax_backward_row(probabilities + r * columns, gradient + r * columns, columns) }
+    }
+}
+
+private struct CrossEntropyRows: ParallelBody {
+    let logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, classes: Int
+    let logSumExp: UnsafeMutablePointer<Float>, rowLoss: UnsafeMutablePointer<Float>
+    let rowCorrect: UnsafeMutablePointer<UInt8>
+
+    func run(_ range: Range<Int>) {
+        for r in range {
+            let row = logits + r * classes
+            let maximum = mlm_row_max(row, classes)
+            var argmax = 0
+            while argmax < classes - 1 && row[argmax] != maximum { argmax += 1 }
+            let lse = maximum + Float(log(mlm_row_sum_exp(row, maximum, classes)))
+            logSumExp[r] = lse
+            let label = Int(labels[r])
+            if label >= 0 {
+                rowLoss[r] = lse - row[label]
+                rowCorrect[r] = argmax == label ? 1 : 0
+            } else {
+                rowLoss[r] = 0
+                rowCorrect[r] = 0
             }
+        }
+    }
+}
+
+private struct CrossEntropyGradientRows: ParallelBody {
+    let logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, logSumExp: UnsafePointer<Float>
+    let classes: Int, scale: Float, gradient: UnsafeMutablePointer<Float>
+
+    func run(_ range: Range<Int>) {
+        for r in range {
+            let row = logits + r * classes, g = gradient + r * classes
+            let label = Int(labels[r])
+            if label < 0 {
+                g.update(repeating: 0, count: classes)
+                continue
+            }
+            mlm_scaled_exp(row, logSumExp[r], scale, g, classes)
+            g[label] -= scale
         }
     }
 }

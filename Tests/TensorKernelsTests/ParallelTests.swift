@@ -13,16 +13,23 @@ import Testing
         hits.initialize(repeating: 0, count: callers * count)
         let shared = UnsafeMutableSendablePointer(hits)
         DispatchQueue.concurrentPerform(iterations: callers) { caller in
-            let base = shared.pointer + caller * count
-            Parallel.forEachRange(count, grain: 1000) { outer in
-                // A nested call over this block's own indices.
-                Parallel.forEachRange(outer.count, grain: 100) { inner in
-                    for i in inner { base[outer.lowerBound + i] += 1 }
-                }
-            }
+            Parallel.forEachRange(count, grain: 1000, Outer(base: shared.pointer + caller * count))
         }
         #expect((0..<(callers * count)).allSatisfy { hits[$0] == 1 })
     }
+}
+
+/// Counts each index of its block through a nested parallel call.
+private struct Outer: ParallelBody {
+    let base: UnsafeMutablePointer<Int32>
+    func run(_ range: Range<Int>) {
+        Parallel.forEachRange(range.count, grain: 100, Inner(base: base + range.lowerBound))
+    }
+}
+
+private struct Inner: ParallelBody {
+    let base: UnsafeMutablePointer<Int32>
+    func run(_ range: Range<Int>) { for i in range { base[i] += 1 } }
 }
 
 struct UnsafeMutableSendablePointer: @unchecked Sendable {
