@@ -11,9 +11,13 @@ public enum OpenBLASRuntime {
         return String(cString: name)
     }
 
-    /// OpenBLAS's own thread count, for code that calls CBLAS directly. `Gemm` sets it to 1 on first use and
-    /// splits products over `Parallel.workerCount` instead; set that one to change TensorKernels' threads.
-    public static func setThreads(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
+    /// Threads for all TensorKernels work: sets `Parallel.workerCount`. OpenBLAS itself stays single-threaded
+    /// (`Gemm` splits each product over the workers), so its spinning threads never compete with ours.
+    public static func setThreads(_ count: Int) {
+        Parallel.workerCount = max(1, count)
+        openblas_set_num_threads(1)
+    }
+    /// OpenBLAS's own thread count (1 once TensorKernels has run a GEMM or `setThreads` was called).
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
     /// SIMD tier of an OpenBLAS x86-64 core name: 3 = AVX-512, 2 = AVX2, 1 = older, 0 = unknown.

@@ -148,9 +148,10 @@ import Testing
 
     @Test func reportsTheRunningKernelAndSetsThreads() {
         #expect(OpenBLASRuntime.coreName != "unknown")
-        let before = OpenBLASRuntime.threads
+        let before = Parallel.workerCount
         OpenBLASRuntime.setThreads(1)
-        #expect(OpenBLASRuntime.threads == 1)
+        #expect(Parallel.workerCount == 1 && OpenBLASRuntime.threads == 1)
         OpenBLASRuntime.setThreads(before)
+        #expect(Parallel.workerCount == before && OpenBLASRuntime.threads == 1)
     }
 }
