@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "CTensorKernels"),
         .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels"]),
         .target(name: "Model", dependencies: ["TensorKernels"]),
-        .target(name: "Checkpoint", dependencies: ["Model", "Tokenizer", "CZlib"], exclude: ["FORMAT.md"]),
+        .target(name: "Checkpoint", dependencies: ["Model", "Tokenizer", "CZlib"]),
         .target(name: "Training", dependencies: ["Corpus", "Masking", "Model", "Checkpoint"]),
         .target(name: "Classification", dependencies: ["Training"]),
         .executableTarget(

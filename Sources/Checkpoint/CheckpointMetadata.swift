@@ -21,7 +21,7 @@ public struct CheckpointMetadata: Sendable, Equatable {
     public var checkpointFormat: String?
     /// HF config.json text.
     public var configJSON: String?
-    /// vocab.txt text, embedded so a checkpoint is self-contained (see FORMAT.md for the size).
+    /// vocab.txt text, embedded so a checkpoint is self-contained (ARCHITECTURE.md gives the size).
     public var vocabularyText: String?
     public var doLowerCase: Bool?
     /// Command-line arguments of the run, as JSON.

@@ -18,7 +18,7 @@ public enum Gzip {
     }
 
     public struct Options: Sendable, Equatable {
-        /// zlib level 0...9 (the default Huffman-only strategy ignores it); see FORMAT.md for the measurement.
+        /// zlib level 0...9 (the default Huffman-only strategy ignores it); ARCHITECTURE.md gives the measurement.
         public var level: Int32
         public var strategy: Strategy
         /// Uncompressed bytes per member; each is one unit of parallel work.
