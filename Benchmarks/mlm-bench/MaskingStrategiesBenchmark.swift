@@ -34,15 +34,20 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
     @Option(help: "Evaluate every N steps (default: steps/4).") var evalEvery: Int?
     @Option(help: "Held-out batches per evaluation (default: 20; --quick: 6).") var evalBatches: Int?
     @Option(help: "Classification task folder with train/dev/test.tsv.") var task = "Corpora/tasks/legal-category"
-    @Option(help: "Classification epochs (default: 3; --quick: 1).") var classifyEpochs: Int?
-    @Option(help: "Classification train examples, stratified subsample (default: all; --quick: 800).")
+    @Option(help: "Classification epochs (default: 3; --quick: 2).") var classifyEpochs: Int?
+    @Option(help: "Classification peak learning rate.") var classifyLr = 1e-4
+    @Option(help: "Classification train examples, stratified subsample (default: all; --quick: 600).")
     var classifyTrainExamples: Int?
-    @Option(help: "Classification dev and test examples each (default: all; --quick: 300).")
-    var classifyEvalExamples: Int?
+    @Option(help: "Classification dev examples, for the best epoch (default: all; --quick: 200).")
+    var classifyDevExamples: Int?
+    @Option(help: "Classification test examples (default: all; --quick: 300).")
+    var classifyTestExamples: Int?
     @Option(help: "NER task folder with train/dev/test.conll.") var nerTask = "Corpora/tasks/wnut16"
-    @Flag(help: "Skip the NER fine-tuning.") var skipNer = false
-    @Option(help: "NER epochs (default: 3; --quick: 2).") var nerEpochs: Int?
-    @Option(help: "NER train sentences (default: all; --quick: 600).") var nerTrainExamples: Int?
+    @Flag(help: "Skip the NER fine-tuning (--quick skips it unless --include-ner).") var skipNer = false
+    @Flag(help: "Run the NER fine-tuning in a --quick run too (about 12 more minutes).") var includeNer = false
+    @Option(help: "NER epochs (default: 3; --quick: 4).") var nerEpochs: Int?
+    @Option(help: "NER peak learning rate (smaller rates leave short runs predicting only O).") var nerLr = 2e-4
+    @Option(help: "NER train sentences (default: all; --quick: 1200).") var nerTrainExamples: Int?
     @Option(help: "Worker threads for mlm-adapt (default: its own).") var threads: Int?
     @Option(help: "Folder for the results.") var out = "Benchmarks/results"
     @Option(help: "Base name of the result files.") var name = "masking-strategies"
@@ -61,7 +66,7 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
     /// The settings after applying the --quick and plain defaults.
     func plan() throws -> MaskingStrategiesPlan {
         let kinds = strategies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        for kind in kinds where MaskingStrategyKind(rawValue: kind) == nil {
+        for kind in kinds where maskingKind(named: kind) == nil {
             throw ValidationError("--strategies: unknown strategy '\(kind)' (token, whole-word, span)")
         }
         if kinds.isEmpty { throw ValidationError("--strategies: give at least one strategy") }
@@ -71,11 +76,12 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
             seeds: (0..<UInt64(seeds)).map { firstSeed + $0 }, steps: resolvedSteps, batchSize: batchSize,
             maxSeqLength: maxSeqLength, evalEvery: evalEvery ?? max(1, resolvedSteps / 4),
             evalBatches: evalBatches ?? (quick ? 6 : 20),
-            classifyTask: task, classifyEpochs: classifyEpochs ?? (quick ? 1 : 3),
-            classifyTrainExamples: classifyTrainExamples ?? (quick ? 800 : nil),
-            classifyEvalExamples: classifyEvalExamples ?? (quick ? 300 : nil),
-            nerTask: skipNer ? nil : nerTask, nerEpochs: nerEpochs ?? (quick ? 2 : 3),
-            nerTrainExamples: nerTrainExamples ?? (quick ? 600 : nil), threads: threads, quick: quick)
+            classifyTask: task, classifyEpochs: classifyEpochs ?? (quick ? 2 : 3), classifyLearningRate: classifyLr,
+            classifyTrainExamples: classifyTrainExamples ?? (quick ? 600 : nil),
+            classifyDevExamples: classifyDevExamples ?? (quick ? 200 : nil),
+            classifyTestExamples: classifyTestExamples ?? (quick ? 300 : nil),
+            nerTask: skipNer || (quick && !includeNer) ? nil : nerTask, nerEpochs: nerEpochs ?? (quick ? 4 : 3),
+            nerLearningRate: nerLr, nerTrainExamples: nerTrainExamples ?? (quick ? 1200 : nil), threads: threads, quick: quick)
     }
 
     func run() throws {
@@ -135,7 +141,7 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
             size: vocabulary.count, maskId: vocabulary.maskId, specialIds: vocabulary.specialIds)
         var results: [String: [UInt64: Double]] = [:]
         for name in plan.strategies {
-            guard let kind = MaskingStrategyKind(rawValue: name) else { continue }
+            guard let kind = maskingKind(named: name) else { continue }
             let strategy = try makeMaskingStrategy(MaskingOptions(strategy: kind, probability: 0.15), vocabulary: maskingVocabulary)
             var masked = MaskedBatch(batchSize: plan.batchSize, seqLength: plan.maxSeqLength)
             for seed in plan.seeds {
@@ -175,6 +181,16 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
     }
 }
 
+/// The masking kind for a CLI name (`mlm-adapt --mask` spells them token, whole-word, span).
+func maskingKind(named name: String) -> MaskingStrategyKind? {
+    switch name {
+    case "token": return .token
+    case "whole-word": return .wholeWord
+    case "span": return .span
+    default: return nil
+    }
+}
+
 /// Every setting of one benchmark run, after defaults.
 struct MaskingStrategiesPlan: Sendable {
     var corpus: String
@@ -188,11 +204,14 @@ struct MaskingStrategiesPlan: Sendable {
     var evalBatches: Int
     var classifyTask: String
     var classifyEpochs: Int
+    var classifyLearningRate: Double
     var classifyTrainExamples: Int?
-    var classifyEvalExamples: Int?
+    var classifyDevExamples: Int?
+    var classifyTestExamples: Int?
     /// nil: no NER.
     var nerTask: String?
     var nerEpochs: Int
+    var nerLearningRate: Double
     var nerTrainExamples: Int?
     var threads: Int?
     var quick: Bool
@@ -293,7 +312,8 @@ struct MaskingStrategiesRunner {
             "--train", classifyData.appendingPathComponent("train.tsv").path,
             "--validation", classifyData.appendingPathComponent("dev.tsv").path,
             "--test", classifyData.appendingPathComponent("test.tsv").path,
-            "--epochs", String(plan.classifyEpochs), "--seed", String(seed),
+            "--epochs", String(plan.classifyEpochs), "--lr", String(plan.classifyLearningRate), "--metric", "macro-f1",
+            "--seed", String(seed),
             "--max-seq-length", String(plan.maxSeqLength), "--output-dir", classifyFolder.path, "--no-save",
         ]
         if let threads = plan.threads { classify += ["--threads", String(threads)] }
@@ -307,7 +327,7 @@ struct MaskingStrategiesRunner {
             "--train", nerData.appendingPathComponent("train.conll").path,
             "--validation", nerData.appendingPathComponent("dev.conll").path,
             "--test", nerData.appendingPathComponent("test.conll").path,
-            "--epochs", String(plan.nerEpochs), "--seed", String(seed),
+            "--epochs", String(plan.nerEpochs), "--lr", String(plan.nerLearningRate), "--seed", String(seed),
             "--max-seq-length", String(plan.maxSeqLength), "--output-dir", nerFolder.path, "--no-save",
         ]
         if let threads = plan.threads { ner += ["--threads", String(threads)] }
@@ -356,13 +376,13 @@ struct MaskingStrategiesRunner {
 
     /// The task files, or stratified seeded subsamples of them when the plan caps the sizes.
     func prepareClassificationData() throws -> URL {
-        guard plan.classifyTrainExamples != nil || plan.classifyEvalExamples != nil else {
+        guard plan.classifyTrainExamples != nil || plan.classifyDevExamples != nil || plan.classifyTestExamples != nil else {
             return URL(fileURLWithPath: plan.classifyTask)
         }
         let folder = plan.dataFolder(work, "classify")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for (file, limit) in [("train.tsv", plan.classifyTrainExamples), ("dev.tsv", plan.classifyEvalExamples),
-                              ("test.tsv", plan.classifyEvalExamples)] {
+        for (file, limit) in [("train.tsv", plan.classifyTrainExamples), ("dev.tsv", plan.classifyDevExamples),
+                              ("test.tsv", plan.classifyTestExamples)] {
             let source = URL(fileURLWithPath: plan.classifyTask).appendingPathComponent(file)
             let text = try readText(source)
             let sampled = try limit.map { try subsampleTSV(text, count: $0, seed: MaskingStrategiesPlan.subsampleSeed, source: source.path) } ?? text
@@ -647,15 +667,18 @@ struct MaskingStrategiesResults {
             + "evaluated every \(p.evalEvery) steps. The table shows the last evaluation. "
             + "The base row is the evaluation at step 0 (all-MiniLM-L6-v2 ships without an MLM head: its transform is freshly "
             + "initialised, so the base MLM loss is high and the first steps mostly fit the head).")
-        lines.append("- legal-category: `mlm-adapt classify`, \(p.classifyEpochs) epoch(s), "
-            + (p.classifyTrainExamples.map { "\($0) train examples" } ?? "all train examples")
-            + (p.classifyEvalExamples.map { ", \($0) dev and \($0) test examples" } ?? ", full dev and test")
-            + " (stratified subsample, the same for every run); test accuracy and macro-F1 at the best dev epoch.")
+        lines.append("- legal-category: `mlm-adapt classify`, \(p.classifyEpochs) epoch(s) at lr \(p.classifyLearningRate), "
+            + (p.classifyTrainExamples.map { "\($0) train" } ?? "all train") + " / "
+            + (p.classifyDevExamples.map { "\($0) dev" } ?? "all dev") + " / "
+            + (p.classifyTestExamples.map { "\($0) test" } ?? "all test")
+            + " examples (stratified seeded subsamples, the same for every run); test accuracy and macro-F1 at the dev "
+            + "epoch with the best macro-F1.")
         if let ner = p.nerTask {
-            lines.append("- `\(ner)`: `mlm-adapt ner`, \(p.nerEpochs) epoch(s), "
+            lines.append("- `\(ner)`: `mlm-adapt ner`, \(p.nerEpochs) epoch(s) at lr \(p.nerLearningRate), "
                 + (p.nerTrainExamples.map { "\($0) train sentences" } ?? "all train sentences")
                 + ", full dev and test; test entity F1 (seqeval, micro).")
         }
+        if p.nerTask == nil { lines.append("- WNUT-16 NER: not run (`--quick` skips it: short runs predict only O; `--include-ner` adds it).") }
         lines.append("- Masking throughput: each strategy masks the same pre-tokenized batches of the corpus "
             + "(best of three passes, one thread, per seed); training tokens/s is the trainer's own figure over its "
             + "training steps (evaluation and checkpoint time excluded).")

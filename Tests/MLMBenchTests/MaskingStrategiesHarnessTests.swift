@@ -80,8 +80,9 @@ import Testing
                 corpus: root.appendingPathComponent("corpus.txt").path, initModel: root.appendingPathComponent("base").path,
                 strategies: ["token", "whole-word"], seeds: seeds, steps: 4, batchSize: 2, maxSeqLength: 16, evalEvery: 2,
                 evalBatches: 1, classifyTask: root.appendingPathComponent("task").path, classifyEpochs: 1,
-                classifyTrainExamples: 8, classifyEvalExamples: 8, nerTask: root.appendingPathComponent("ner").path,
-                nerEpochs: 1, nerTrainExamples: 5, threads: 1, quick: true)
+                classifyLearningRate: 1e-4, classifyTrainExamples: 8, classifyDevExamples: 8, classifyTestExamples: nil,
+                nerTask: root.appendingPathComponent("ner").path, nerEpochs: 1, nerLearningRate: 2e-4, nerTrainExamples: 5,
+                threads: 1, quick: true)
         }
     }
 
@@ -144,6 +145,17 @@ import Testing
         longer.steps = 6
         try MaskingStrategiesRunner(plan: longer, work: work, mlmAdapt: fixture.cli.path, reuse: true).runAll()
         #expect(fixture.calls.count == 24 + 3 * (2 * 3))
+    }
+
+    @Test func commandLineNamesResolveToThePlan() throws {
+        let quick = try MaskingStrategiesBenchmark.parse(["--quick", "--strategies", "token, whole-word,span", "--seeds", "2"]).plan()
+        #expect(quick.strategies == ["token", "whole-word", "span"] && quick.seeds == [1, 2])
+        #expect(quick.steps == 40 && quick.nerTask == nil && quick.classifyTrainExamples == 600 && quick.classifyTestExamples == 300)
+        #expect(quick.tokensPerRun == 40 * 16 * 128)
+        let full = try MaskingStrategiesBenchmark.parse(["--steps", "500"]).plan()
+        #expect(full.steps == 500 && full.evalEvery == 125 && full.nerTask == "Corpora/tasks/wnut16" && full.classifyTrainExamples == nil)
+        #expect(try MaskingStrategiesBenchmark.parse(["--quick", "--include-ner"]).plan().nerTask != nil)
+        #expect(throws: (any Error).self) { try MaskingStrategiesBenchmark.parse(["--strategies", "token,wholeWord"]) }
     }
 
     @Test func aFailingRunStopsWithItsCommandAndLog() throws {
