@@ -2,7 +2,7 @@ import Foundation
 import TensorKernels
 
 /// Facts about the machine and the checkout that every benchmark report states.
-struct MachineFacts: Sendable {
+struct MachineFacts: Codable, Sendable {
     var cpuModel: String
     /// The SIMD extensions that matter for GEMM kernels, as /proc/cpuinfo lists them.
     var simdFlags: [String] = []

@@ -126,9 +126,15 @@ import Testing
         #expect(abs((wholeWordMinusToken.values["eval_token_loss"]?.mean ?? 0) - 0.1) < 1e-9)
         #expect((wholeWordMinusToken.values["eval_token_loss"]?.std ?? 1) < 1e-9)
 
-        let context = ReportContext(command: "mlm-bench masking-strategies --quick", machine: MachineFacts.collect(),
-                                    loadAtEnd: nil, wallSeconds: 12)
+        var context = ReportContext(command: "mlm-bench masking-strategies --quick", machine: MachineFacts.collect(),
+                                    loadAtEnd: "0.5 0.6 0.7", wallSeconds: 12, mlmAdapt: fixture.cli.path)
+        let info = work.appendingPathComponent("run-info.json")
+        try context.save(info)
+        context = try ReportContext.load(info)
+        context.notes = ["built from branch x"]
         let markdown = results.markdown(context: context, svgName: "m.svg")
+        #expect(markdown.contains("- Load average at the end (1/5/15 min): 0.5 0.6 0.7\n- Wall time: 12 s"))
+        #expect(markdown.contains("- mlm-adapt: `\(fixture.cli.path)`\n- Note: built from branch x"))
         #expect(markdown.contains("| base (not adapted) | – | – | 10.000 ± 0.000 |"))
         #expect(markdown.contains("| whole-word | – | 2,002 ± 1 | 3.220 ± 0.010 | 50.00 ± 0.00 | 4.220 ± 0.010 |"))
         #expect(markdown.contains("![held-out loss curves and downstream scores](m.svg)"))
