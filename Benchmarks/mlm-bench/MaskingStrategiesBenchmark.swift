@@ -532,7 +532,8 @@ struct MaskingStrategiesResults {
                 }
             }
             for variant in plan.variants {
-                for (kind, isNER) in [("classify", false), ("ner", true)] {
+                // Only the kinds this plan runs: a folder may hold runs of an earlier plan.
+                for (kind, isNER) in [("classify", false)] + (plan.nerTask == nil ? [] : [("ner", true)]) {
                     let folder = plan.fineTuneFolder(work, seed, variant, kind)
                     let report = folder.appendingPathComponent("report.json")
                     guard fm.fileExists(atPath: report.path) else { continue }
@@ -646,6 +647,34 @@ struct MaskingStrategiesResults {
         }
     }
 
+    /// Per step, the held-out loss of each strategy minus the token-masking run of the same seed (mean ± std
+    /// over seeds), under both eval maskings: the curves' gaps, which the shared loss scale hides.
+    func lossDifferenceCurves() -> [CurveSeries] {
+        guard plan.strategies.contains("token") else { return [] }
+        var series: [CurveSeries] = []
+        for strategy in plan.strategies where strategy != "token" {
+            for (scheme, label, dashed) in [("token", "token eval", false), ("whole_word", "whole-word eval", true)] {
+                var byStep: [Int: [Double]] = [:]
+                for seed in plan.seeds {
+                    guard let run = adaptation[strategy]?[seed], let reference = adaptation["token"]?[seed] else { continue }
+                    for point in run.evals {
+                        if let value = point.loss[scheme],
+                           let base = reference.evals.first(where: { $0.step == point.step })?.loss[scheme] {
+                            byStep[point.step, default: []].append(value - base)
+                        }
+                    }
+                }
+                let points = byStep.keys.sorted().compactMap { step in
+                    MeanStd(byStep[step] ?? []).map { CurvePoint(x: Double(step), mean: $0.mean, std: $0.std) }
+                }
+                let index = (plan.strategies.firstIndex(of: strategy) ?? 0) + 1
+                series.append(CurveSeries(name: "\(strategy), \(label)", color: chartPalette[index % chartPalette.count],
+                                          points: points, dashed: dashed))
+            }
+        }
+        return series
+    }
+
     func svg() -> String {
         let downstream = [("classify_accuracy", "legal acc"), ("classify_macro_f1", "legal macro-F1"),
                           ("ner_entity_f1", "WNUT-16 F1")].filter { key, _ in plan.variants.contains { !perSeed(key, $0).isEmpty } }
@@ -660,6 +689,8 @@ struct MaskingStrategiesResults {
                           series: lossCurves(scheme: "token")),
                 LineChart(title: "Held-out MLM loss, whole-word eval masks", xLabel: "step", yLabel: "loss",
                           series: lossCurves(scheme: "whole_word")),
+                LineChart(title: "Loss minus the token run (same seed)", xLabel: "step", yLabel: "loss difference",
+                          series: lossDifferenceCurves()),
                 BarChart(title: "Downstream test scores", yLabel: "score", groups: downstream.map(\.1), series: bars),
             ],
             caption: "mean ± std over \(plan.seeds.count) seed(s); \(plan.steps) steps × \(plan.batchSize) × \(plan.maxSeqLength) tokens per run"

@@ -17,6 +17,7 @@ struct CurveSeries: Sendable {
     let name: String
     let color: String
     let points: [CurvePoint]
+    var dashed = false
 }
 
 struct BarSeries: Sendable {
@@ -60,14 +61,15 @@ struct LineChart: SVGPanel {
                 out += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(curve.color)\" fill-opacity=\"0.15\" stroke=\"none\"/>\n"
             }
             let line = valid.map { frame.point($0.x, $0.mean) }.joined(separator: " ")
-            out += "<polyline points=\"\(line)\" fill=\"none\" stroke=\"\(curve.color)\" stroke-width=\"2\"/>\n"
+            out += "<polyline points=\"\(line)\" fill=\"none\" stroke=\"\(curve.color)\" stroke-width=\"2\""
+                + (curve.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n"
             for point in valid {
                 let (x, y) = (frame.x(point.x), frame.y(point.mean))
                 out += "<circle cx=\"\(svgNumber(x))\" cy=\"\(svgNumber(y))\" r=\"2.5\" fill=\"\(curve.color)\">"
                     + "<title>\(xmlEscaped(curve.name)) step \(svgNumber(point.x)): \(String(format: "%.4f", point.mean)) ± \(String(format: "%.4f", point.std))</title></circle>\n"
             }
         }
-        out += legend(series.map { ($0.name, $0.color) }, width: width, height: height)
+        out += legend(series.map { ($0.name, $0.color, $0.dashed) }, width: width, height: height)
         return out
     }
 }
@@ -103,7 +105,7 @@ struct BarChart: SVGPanel {
                 }
             }
         }
-        out += legend(series.map { ($0.name, $0.color) }, width: width, height: height)
+        out += legend(series.map { ($0.name, $0.color, false) }, width: width, height: height)
         return out
     }
 }
@@ -203,15 +205,25 @@ private struct PlotFrame {
     }
 }
 
-/// Legend swatches in one row under the plot.
-private func legend(_ entries: [(name: String, color: String)], width: Double, height: Double) -> String {
+/// Legend swatches under the plot, wrapping to a second row when they do not fit.
+private func legend(_ entries: [(name: String, color: String, dashed: Bool)], width: Double, height: Double) -> String {
     var out = ""
     var x = marginLeft
-    let y = height - 14
+    var y = height - 30
     for entry in entries {
-        out += "<rect x=\"\(svgNumber(x))\" y=\"\(svgNumber(y - 9))\" width=\"12\" height=\"10\" fill=\"\(entry.color)\"/>\n"
+        let entryWidth = 28 + Double(entry.name.count) * 6.5
+        if x > marginLeft && x + entryWidth > width - marginRight {
+            x = marginLeft
+            y += 16
+        }
+        if entry.dashed {
+            out += "<line x1=\"\(svgNumber(x))\" y1=\"\(svgNumber(y - 4))\" x2=\"\(svgNumber(x + 12))\" y2=\"\(svgNumber(y - 4))\" "
+                + "stroke=\"\(entry.color)\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/>\n"
+        } else {
+            out += "<rect x=\"\(svgNumber(x))\" y=\"\(svgNumber(y - 9))\" width=\"12\" height=\"10\" fill=\"\(entry.color)\"/>\n"
+        }
         out += "<text x=\"\(svgNumber(x + 16))\" y=\"\(svgNumber(y))\" font-size=\"11\">\(xmlEscaped(entry.name))</text>\n"
-        x += 28 + Double(entry.name.count) * 6.5
+        x += entryWidth
     }
     return out
 }
