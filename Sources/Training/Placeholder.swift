@@ -1,1 +1,0 @@
-// Placeholder until the Training module lands; replaced by its owner.
