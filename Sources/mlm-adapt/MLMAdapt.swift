@@ -8,12 +8,15 @@ struct MLMAdapt: ParsableCommand {
         abstract: "Domain-adaptive continued pretraining of BERT encoders on CPU.",
         // One line per subcommand; each lives in its own file.
         subcommands: [
+            Adapt.self,
+            FillMask.self,
             TokenizeCommand.self,
             VocabCommand.self,
             ImportCommand.self,
             ExportCommand.self,
             InspectCommand.self,
-        ]
+        ],
+        defaultSubcommand: Adapt.self
     )
 
     /// Picks the fastest OpenBLAS kernel (may re-execute the process) before parsing the command line.

@@ -1,0 +1,65 @@
+import Corpus
+import Foundation
+import Masking
+
+/// Held-out masked-LM quality under one masking scheme.
+public struct EvalMetrics: Equatable, Sendable {
+    /// Mean cross-entropy over all masked tokens.
+    public var loss: Double
+    public var perplexity: Double { exp(loss) }
+    /// Share of masked tokens whose arg-max prediction is the original token.
+    public var accuracy: Double
+    public var maskedTokens: Int
+}
+
+/// A fixed set of held-out batches, each masked once per eval scheme with a seed that does not
+/// depend on the run, so every evaluation of every run and strategy scores the same masks.
+public final class HeldOutEvaluation {
+    /// The eval masks' seed: a constant, not the run's `--seed`.
+    public static let maskingSeed: UInt64 = 0x0E7A_15EE_D000_0001
+    /// Eval schemes: token and whole-word masking at the BERT rate.
+    public static let schemes: [(name: String, kind: MaskingStrategyKind)] = [("token", .token), ("whole-word", .wholeWord)]
+
+    public let schemeNames: [String]
+    let batchesByScheme: [[MicroBatch]]
+
+    public var batchCount: Int { batchesByScheme.first?.count ?? 0 }
+
+    /// Masks `tokenBatches` once per scheme. `vocabulary` gives the `[MASK]` id and the ids a
+    /// random replacement may take.
+    public init(tokenBatches: [TokenBatch], vocabulary: MaskingVocabulary, probability: Double = 0.15) throws {
+        var names: [String] = []
+        var all: [[MicroBatch]] = []
+        for scheme in Self.schemes {
+            let strategy = try makeMaskingStrategy(
+                MaskingOptions(strategy: scheme.kind, probability: probability), vocabulary: vocabulary)
+            var list: [MicroBatch] = []
+            for (index, batch) in tokenBatches.enumerated() {
+                var masked = MaskedBatch(batchSize: batch.batchSize, seqLength: batch.seqLength)
+                strategy.mask(batch, seed: Self.maskingSeed, epoch: 0, batchIndex: index, into: &masked)
+                list.append(MicroBatch(tokens: batch, masked: masked))
+            }
+            names.append(scheme.name)
+            all.append(list)
+        }
+        schemeNames = names
+        batchesByScheme = all
+    }
+
+    /// Scores the model under every scheme (no dropout, weights unchanged).
+    public func evaluate(_ trainer: MaskedLMOptimizer) throws -> [(scheme: String, metrics: EvalMetrics)] {
+        try zip(schemeNames, batchesByScheme).map { name, batches in
+            var lossSum = 0.0, correct = 0, count = 0
+            for batch in batches where batch.tokens.rowCount > 0 {
+                let result = try trainer.forward(batch, training: false, dropoutSeed: 0)
+                lossSum += Double(result.loss) * Double(result.count)
+                correct += result.correct
+                count += result.count
+            }
+            let metrics = EvalMetrics(
+                loss: count > 0 ? lossSum / Double(count) : .nan,
+                accuracy: count > 0 ? Double(correct) / Double(count) : .nan, maskedTokens: count)
+            return (name, metrics)
+        }
+    }
+}

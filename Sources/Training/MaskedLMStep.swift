@@ -1,0 +1,156 @@
+import Corpus
+import Masking
+import Model
+
+/// One micro-batch: the packed rows and their masked version.
+public struct MicroBatch {
+    public var tokens: TokenBatch
+    public var masked: MaskedBatch
+
+    public init(tokens: TokenBatch, masked: MaskedBatch) {
+        self.tokens = tokens
+        self.masked = masked
+    }
+
+    /// Real (non-padding) tokens in the filled rows.
+    public var realTokenCount: Int {
+        let end = tokens.rowCount * tokens.seqLength
+        var n = 0
+        for i in 0..<end where tokens.attentionMask[i] != 0 { n += 1 }
+        return n
+    }
+}
+
+/// What one optimizer step did.
+public struct StepResult: Equatable, Sendable {
+    /// Mean MLM loss over all masked tokens of the step's micro-batches.
+    public var loss: Double
+    public var correct: Int
+    public var maskedTokens: Int
+    /// Non-padding tokens processed.
+    public var tokens: Int
+    /// Global gradient norm before clipping.
+    public var gradNorm: Double
+    /// Learning rate the update used.
+    public var learningRate: Double
+}
+
+/// Forward, backward and AdamW update for the masked-LM objective, with gradient accumulation
+/// and clipping. Micro-batch gradients are weighted by their masked-token counts, so
+/// accumulating k micro-batches equals one batch of all their rows (loss = mean over every
+/// masked token of the step; with equal counts this is the plain 1/k mean).
+public final class MaskedLMOptimizer {
+    public let model: BertModel
+    public let optimizer: AdamW
+    public let schedule: LearningRateSchedule
+    /// nil disables clipping.
+    public let maxGradNorm: Double?
+    public var threads: Int {
+        didSet { optimizer.threads = threads }
+    }
+    public private(set) var workspace: BertWorkspace
+
+    public var completedSteps: Int { optimizer.stepCount }
+
+    public init(model: BertModel, spans: TrainableSpans, settings: AdamWSettings, schedule: LearningRateSchedule,
+                maxGradNorm: Double?, batchSize: Int, seqLength: Int, maxMaskedTokens: Int, threads: Int) {
+        self.model = model
+        self.optimizer = AdamW(spans: spans, settings: settings, threads: threads)
+        self.schedule = schedule
+        self.maxGradNorm = maxGradNorm
+        self.threads = threads
+        workspace = BertWorkspace(layout: model.layout, batchSize: batchSize, seqLength: seqLength,
+                                  maxMaskedTokens: maxMaskedTokens)
+    }
+
+    /// Grows the workspace when a batch masks more tokens than it holds (rare: it is sized
+    /// for the expected budget, not the worst case).
+    func ensureCapacity(for batch: MicroBatch) {
+        let needed = batch.masked.maskedPositions.count
+        let shape = (batch.tokens.batchSize, batch.tokens.seqLength)
+        if needed > workspace.maxMaskedTokens || shape.0 > workspace.batchSize || shape.1 > workspace.seqLength {
+            workspace = BertWorkspace(
+                layout: model.layout, batchSize: max(shape.0, workspace.batchSize),
+                seqLength: max(shape.1, workspace.seqLength),
+                maxMaskedTokens: max(workspace.maxMaskedTokens, needed + needed / 4))
+        }
+    }
+
+    /// Runs the forward pass of one micro-batch (only its filled rows).
+    func forward(_ batch: MicroBatch, training: Bool, dropoutSeed: UInt64) throws -> MaskedLMResult {
+        ensureCapacity(for: batch)
+        let rows = batch.tokens.rowCount
+        let n = rows * batch.tokens.seqLength
+        return try batch.masked.inputIds.withUnsafeBufferPointer { ids in
+            try batch.tokens.tokenTypeIds.withUnsafeBufferPointer { types in
+                try batch.tokens.attentionMask.withUnsafeBufferPointer { attention in
+                    try batch.masked.maskedPositions.withUnsafeBufferPointer { positions in
+                        try batch.masked.maskedLabels.withUnsafeBufferPointer { labels in
+                            let inputs = EncoderInputs(
+                                batchSize: rows, seqLength: batch.tokens.seqLength,
+                                inputIds: UnsafeBufferPointer(rebasing: ids[0..<n]),
+                                tokenTypeIds: UnsafeBufferPointer(rebasing: types[0..<n]),
+                                attentionMask: UnsafeBufferPointer(rebasing: attention[0..<n]))
+                            return try model.maskedLMForward(
+                                inputs, maskedPositions: positions, labels: labels, workspace: workspace,
+                                training: training, dropoutSeed: dropoutSeed)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One optimizer step over `microBatches`. `dropoutSeed(i)` seeds micro-batch i's dropout.
+    public func step(_ microBatches: [MicroBatch], dropoutSeed: (Int) -> UInt64) throws -> StepResult {
+        let spans = optimizer.spans
+        let gradients = model.gradients
+        let counts = microBatches.map { $0.masked.maskedPositions.count }
+        let total = counts.reduce(0, +)
+        model.zeroGradients()
+        var lossSum = 0.0, correct = 0, tokens = 0
+        // Invariant after micro-batch i: gradients = Σ_{j≤i} (c_j / c_i) g_j, where g_j is the
+        // gradient of micro-batch j's mean loss. The last rescale makes it Σ (c_j / C) g_j.
+        var previousCount = 0
+        for (index, batch) in microBatches.enumerated() {
+            tokens += batch.realTokenCount
+            let count = counts[index]
+            guard count > 0, batch.tokens.rowCount > 0 else { continue }
+            if previousCount > 0 && previousCount != count {
+                GradientClipping.scale(gradients, by: Float(Double(previousCount) / Double(count)),
+                                       spans: spans, threads: threads)
+            }
+            let result = try forward(batch, training: true, dropoutSeed: dropoutSeed(index))
+            try model.maskedLMBackward(workspace: workspace)
+            lossSum += Double(result.loss) * Double(result.count)
+            correct += result.correct
+            previousCount = count
+        }
+        if total > 0 && previousCount != total {
+            GradientClipping.scale(gradients, by: Float(Double(previousCount) / Double(total)),
+                                   spans: spans, threads: threads)
+        }
+        let norm = GradientClipping.clip(gradients, spans: spans, maxNorm: maxGradNorm, threads: threads)
+        let rate = schedule.rate(atStep: optimizer.stepCount)
+        // A step without masked tokens (all gradients zero) still updates, as torch would.
+        optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients), learningRate: rate)
+        return StepResult(
+            loss: total > 0 ? lossSum / Double(total) : .nan, correct: correct, maskedTokens: total,
+            tokens: tokens, gradNorm: norm, learningRate: rate)
+    }
+}
+
+/// SplitMix64 mixing, for deriving independent seeds from (run seed, step, micro-batch).
+@inline(__always)
+func mixSeed(_ value: UInt64) -> UInt64 {
+    var z = value &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
+/// The dropout seed of micro-batch `micro` of optimizer step `step` (0-based).
+public func dropoutSeed(runSeed: UInt64, step: Int, micro: Int) -> UInt64 {
+    mixSeed(mixSeed(runSeed ^ 0xD80F_0D80_F0D8_0F0D) &+ UInt64(truncatingIfNeeded: step) &* 1024
+        &+ UInt64(truncatingIfNeeded: micro))
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import Model
+import TensorKernels
+import Tokenizer
+import Training
+
+/// `mlm-adapt fill-mask`: the model's top guesses for each `[MASK]`, as HF's fill-mask pipeline.
+struct FillMask: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fill-mask",
+        abstract: "Predict the tokens behind [MASK] with a checkpoint or HF model folder.",
+        discussion: "Example: mlm-adapt fill-mask --checkpoint runs/X/step-300.safetensors.gz \"The licensee shall [MASK] the software.\"")
+
+    @Option(help: "Model: our .safetensors(.gz) checkpoint, a .safetensors file or an HF model folder.")
+    var checkpoint: String
+
+    @Option(help: "Predictions per [MASK] (default: 5).")
+    var topK: Int = 5
+
+    @Flag(help: "Casing (default: the model's tokenizer setting).")
+    var casing: Casing?
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Argument(help: "Sentences with one or more [MASK].")
+    var texts: [String]
+
+    func validate() throws {
+        if topK < 1 { throw ValidationError("--top-k \(topK) must be at least 1") }
+        if texts.isEmpty { throw ValidationError("give a sentence containing [MASK]") }
+        for text in texts where !text.contains("[MASK]") {
+            throw ValidationError("no [MASK] in \"\(text)\"")
+        }
+    }
+
+    func run() throws {
+        let workers = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
+        OpenBLASRuntime.setThreads(workers)
+        Parallel.workerCount = workers
+        let prepared = try ModelLoading.prepare(
+            .pretrained(URL(fileURLWithPath: checkpoint)), lowercase: casing?.lowercase, seed: 0)
+        if prepared.notes.contains(where: { $0.contains("no MLM head") }) {
+            FileHandle.standardError.write(Data(
+                "warning: \(checkpoint) has no MLM head; a random one was created, so predictions are meaningless\n".utf8))
+        }
+        let predictor = MaskPredictor(prepared: prepared)
+        for text in texts {
+            print(text)
+            for (index, predictions) in try predictor.predict(text, topK: topK).enumerated() {
+                let line = predictions.map { "\($0.token) " + String(format: "%.4f", $0.probability) }
+                    .joined(separator: "  ")
+                print("  [MASK] \(index + 1): \(line)")
+            }
+        }
+    }
+}

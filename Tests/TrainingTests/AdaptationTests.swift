@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import Checkpoint
+@testable import Model
+@testable import Training
+
+/// Metrics lines without the fields that measure time.
+func comparableMetrics(_ url: URL) throws -> [String] {
+    let timing: Set<String> = ["tokens_per_s", "elapsed", "seconds"]
+    return try MetricsLog.read(url).map { object in
+        object.filter { !timing.contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            .joined(separator: " ")
+    }
+}
+
+@Suite(.serialized) struct AdaptationTests {
+    @Test func shortRunLowersHeldOutLoss() throws {
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        let output = tiny.directory.appendingPathComponent("run")
+        let logLines = LogLines()
+        let run = try Adaptation(settings: tiny.settings(steps: 40), source: tiny.source, resume: nil,
+                                 outputDirectory: output, progressIsTerminal: false, log: logLines.append)
+        let summary = try run.run()
+        #expect(summary.finalStep == 40)
+        #expect(!summary.stoppedBySignal)
+
+        let before = try #require(summary.firstEval.first { $0.scheme == "whole-word" }?.metrics)
+        let after = try #require(summary.lastEval.first { $0.scheme == "whole-word" }?.metrics)
+        // Random init predicts uniformly (loss ≈ ln V); 40 steps must at least learn which tokens are frequent.
+        #expect(abs(before.loss - log(Double(tiny.config.vocabSize))) < 0.5)
+        #expect(after.loss < before.loss - 0.6, "held-out loss \(before.loss) → \(after.loss)")
+        #expect(after.accuracy > before.accuracy)
+        #expect(summary.firstEval.map(\.scheme) == ["token", "whole-word"])
+
+        // metrics.jsonl: one train line per step, evals at 0, 10, 20, 30, 40.
+        let lines = try MetricsLog.read(output.appendingPathComponent("metrics.jsonl"))
+        let train = lines.filter { $0["type"] as? String == "train" }
+        let evals = lines.filter { $0["type"] as? String == "eval" }
+        #expect(train.map { $0["step"] as? Int } == (1...40).map { $0 })
+        #expect(evals.map { $0["step"] as? Int } == [0, 10, 20, 30, 40])
+        for key in ["loss", "lr", "grad_norm", "tokens_per_s", "elapsed"] {
+            #expect(train.allSatisfy { $0[key] is Double }, "train lines lack \(key)")
+        }
+        for key in ["token_loss", "token_ppl", "token_acc", "whole_word_loss", "whole_word_ppl", "whole_word_acc"] {
+            #expect(evals.allSatisfy { $0[key] is Double }, "eval lines lack \(key)")
+        }
+        // Warmup 5 steps then linear decay to 0 at step 40, as transformers.
+        let rates = train.compactMap { $0["lr"] as? Double }
+        #expect(rates[0] == 0)
+        #expect(abs(rates[5] - 5e-3) < 1e-12)
+        #expect(abs(rates[39] - 5e-3 / 35) < 1e-12)
+
+        // Checkpoints: every 10 steps, the last 2 kept, `latest` names step 40.
+        let store = CheckpointStore(directory: output)
+        #expect(store.checkpoints().map(\.step) == [30, 40])
+        #expect(try store.latest()?.lastPathComponent == "step-40.safetensors.gz")
+        let saved = try LoadedCheckpoint.open(output.appendingPathComponent("step-40.safetensors.gz"))
+        #expect(saved.metadata.step == 40)
+        #expect(saved.config?.hiddenSize == 32)
+        #expect(try AdaptationSettings.decode(json: #require(saved.metadata.runArgumentsJSON), source: "test")
+            == tiny.settings(steps: 40))
+    }
+
+    @Test func resumeReproducesAnUninterruptedRun() throws {
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        let settings = tiny.settings(steps: 16)
+        let straight = tiny.directory.appendingPathComponent("straight")
+        _ = try Adaptation(settings: settings, source: tiny.source, resume: nil, outputDirectory: straight,
+                           progressIsTerminal: false, log: { _ in }).run()
+
+        // Same run, stopped after step 7 (as Ctrl-C would), then resumed from its folder.
+        let interrupted = tiny.directory.appendingPathComponent("interrupted")
+        let stop = StopSignal()
+        let first = try Adaptation(settings: settings, source: tiny.source, resume: nil, outputDirectory: interrupted,
+                                   stop: stop, progressIsTerminal: false, log: { _ in })
+        first.afterStep = { step in if step == 7 { stop.request() } }
+        let stopped = try first.run()
+        #expect(stopped.stoppedBySignal)
+        #expect(stopped.finalStep == 7)
+        let checkpoint = try RunDirectory.resolveResume(interrupted.path)
+        #expect(checkpoint.lastPathComponent == "step-7.safetensors.gz")
+
+        let resumed = try Adaptation(settings: try Adaptation.resumeSettings(from: checkpoint), source: tiny.source,
+                                     resume: checkpoint, outputDirectory: interrupted, progressIsTerminal: false,
+                                     log: { _ in }).run()
+        #expect(resumed.startStep == 7)
+        #expect(resumed.finalStep == 16)
+
+        let a = try LoadedCheckpoint.open(straight.appendingPathComponent("step-16.safetensors.gz"))
+        let b = try LoadedCheckpoint.open(interrupted.appendingPathComponent("step-16.safetensors.gz"))
+        for entry in a.tensors.entries {
+            let x = try a.tensors.floats(entry.name)
+            let y = try b.tensors.floats(entry.name)
+            #expect(x == y, "\(entry.name) differs after resume")
+        }
+        #expect(try comparableMetrics(straight.appendingPathComponent("metrics.jsonl"))
+            == comparableMetrics(interrupted.appendingPathComponent("metrics.jsonl")))
+    }
+}

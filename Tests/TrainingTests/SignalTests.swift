@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+@testable import Checkpoint
+@testable import Training
+
+@Suite(.serialized) struct SignalTests {
+    @Test func sigintSetsTheStopFlag() async throws {
+        let stop = StopSignal()
+        stop.install()
+        defer { stop.uninstall() }
+        #expect(!stop.isRequested)
+        kill(getpid(), SIGINT)
+        for _ in 0..<200 where !stop.isRequested {
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        #expect(stop.isRequested)
+        #expect(stop.signalNumber == SIGINT)
+    }
+
+    /// The built `mlm-adapt` next to the test bundle.
+    static var executable: URL? {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mlm-adapt"),
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("mlm-adapt"),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/debug/mlm-adapt"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    @Test func sigintToTheCommandSavesAResumableCheckpoint() throws {
+        let executable = try #require(Self.executable, "build the mlm-adapt executable first (swift build)")
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        let output = tiny.directory.appendingPathComponent("run")
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = [
+            "--vocab", tiny.vocabularyURL.path, "--config", tiny.configURL.path, "--corpus", tiny.corpusURL.path,
+            "--validation-split", "0.1", "--max-seq-length", "32", "--batch-size", "8", "--max-steps", "100000",
+            "--eval-every", "0", "--eval-batches", "2", "--save-every", "0", "--threads", "1",
+            "--output-dir", output.path,
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["MLM_ADAPT_NO_BLAS_REEXEC"] = "1"
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+
+        // Wait for a few training steps, then interrupt.
+        let metrics = output.appendingPathComponent("metrics.jsonl")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let text = try? String(contentsOf: metrics, encoding: .utf8),
+               text.components(separatedBy: "\"type\":\"train\"").count > 3 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let interrupted = Date()
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(Date().timeIntervalSince(interrupted) < 20, "took too long to stop")
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 128 + SIGINT, "\(stderr)")
+        #expect(stderr.contains("resume with: mlm-adapt --resume"), "\(stderr)")
+
+        let trainSteps = try MetricsLog.read(metrics).filter { $0["type"] as? String == "train" }.count
+        let checkpoint = try RunDirectory.resolveResume(output.path)
+        #expect(checkpoint.lastPathComponent == "step-\(trainSteps).safetensors.gz")
+        let loaded = try LoadedCheckpoint.open(checkpoint)
+        #expect(loaded.metadata.step == trainSteps)
+        #expect(FileManager.default.fileExists(atPath: CheckpointStore.optimizerURL(for: checkpoint).path))
+    }
+}
