@@ -1,58 +1,80 @@
-import Dispatch
 import Foundation
 import Synchronization
 
-/// Turns SIGINT and SIGTERM into a flag the training loop checks between steps, so that it
-/// can save a checkpoint and exit cleanly. A second signal while stopping exits at once.
-public final class StopSignal: @unchecked Sendable {
+/// The signal the process-wide handler caught (0: none yet). A plain `sigaction` handler rather
+/// than a DispatchSource: on Linux, libdispatch reads signals through a signalfd, and a signal
+/// that lands on a thread it does not own (OpenBLAS's, the test runner's) can stay pending
+/// there unseen. Setting an atomic from the handler works whichever thread takes it.
+private let caughtSignal = Atomic<Int32>(0)
+
+/// The notice printed on the first signal; built before any handler is installed, because a
+/// handler may only call async-signal-safe functions such as `write`.
+nonisolated(unsafe) private var stopNotice: UnsafeMutableBufferPointer<UInt8>?
+
+private func handleStopSignal(_ signal: Int32) {
+    let (exchanged, _) = caughtSignal.compareExchange(expected: 0, desired: signal, ordering: .acquiringAndReleasing)
+    guard exchanged else {
+        // Second signal: the user does not want to wait for the checkpoint.
+        _exit(128 + signal)
+    }
+    if let notice = stopNotice, let base = notice.baseAddress {
+        _ = write(STDERR_FILENO, base, notice.count)
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a flag the training loop checks between steps, so that it can
+/// save a checkpoint and exit cleanly. A second signal exits at once.
+public final class StopSignal: Sendable {
     private let requested = Atomic<Int32>(0)
-    // Guarded by `lock`; only touched by install/uninstall.
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
+    private let installed = Atomic<Bool>(false)
 
     public init() {}
 
-    /// True once a stop was requested by a signal or `request(_:)`.
-    public var isRequested: Bool { requested.load(ordering: .acquiring) != 0 }
+    /// True once a stop was requested by a signal (while installed) or `request(_:)`.
+    public var isRequested: Bool { signalNumber != 0 }
 
-    /// The signal number that asked to stop (or the value given to `request`), 0 if none.
-    public var signalNumber: Int32 { requested.load(ordering: .acquiring) }
+    /// The signal that asked to stop (or the value given to `request`), 0 if none.
+    public var signalNumber: Int32 {
+        let own = requested.load(ordering: .acquiring)
+        if own != 0 { return own }
+        return installed.load(ordering: .acquiring) ? caughtSignal.load(ordering: .acquiring) : 0
+    }
 
     /// Asks the loop to stop, as a signal would (tests use this directly).
     public func request(_ signal: Int32 = SIGINT) {
         _ = requested.compareExchange(expected: 0, desired: signal, ordering: .acquiringAndReleasing)
     }
 
-    /// Installs handlers for SIGINT and SIGTERM. `onFirst` runs on a background queue when the
-    /// first one arrives (e.g. to print "stopping…").
-    public func install(onFirst: (@Sendable (Int32) -> Void)? = nil) {
-        var installed: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            // The default action would kill the process before the handler runs.
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global(qos: .userInitiated))
-            source.setEventHandler { [self] in
-                if isRequested {
-                    // Second signal: the user does not want to wait for the checkpoint.
-                    FileHandle.standardError.write(Data("\nsecond signal: exiting without saving\n".utf8))
-                    exit(130)
-                }
-                request(sig)
-                onFirst?(sig)
-            }
-            source.resume()
-            installed.append(source)
+    /// Installs the SIGINT and SIGTERM handlers; `notice` is printed to stderr on the first one.
+    public func install(notice: String = "\nstopping after this step and saving a checkpoint (send the signal again to quit without saving)\n") {
+        if stopNotice == nil {
+            let bytes = Array(notice.utf8)
+            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+            _ = buffer.initialize(from: bytes)
+            stopNotice = buffer
         }
-        lock.withLock { sources = installed }
+        caughtSignal.store(0, ordering: .releasing)
+        installed.store(true, ordering: .releasing)
+        // A process started from a thread that blocks these signals (libdispatch workers block
+        // nearly all) inherits the block; unblock them here so this thread can take them.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        for sig in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = handleStopSignal
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(sig, &action, nil)
+        }
     }
 
-    /// Removes the handlers and restores the default signal actions.
+    /// Restores the default signal actions.
     public func uninstall() {
-        lock.withLock {
-            for s in sources { s.cancel() }
-            sources.removeAll()
-        }
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
+        installed.store(false, ordering: .releasing)
     }
 }

@@ -219,11 +219,7 @@ struct Adapt: ParsableCommand {
         Parallel.workerCount = settings.threads
 
         let stop = StopSignal()
-        stop.install { signal in
-            let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
-            FileHandle.standardError.write(Data(
-                "\n\(name): stopping after this step and saving a checkpoint (send it again to quit without saving)\n".utf8))
-        }
+        stop.install()
         defer { stop.uninstall() }
 
         let adaptation = try Adaptation(settings: settings, source: source, resume: resumeURL, outputDirectory: output,

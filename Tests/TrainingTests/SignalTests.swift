@@ -59,6 +59,13 @@ import Testing
         }
         let interrupted = Date()
         kill(process.processIdentifier, SIGINT)
+        while process.isRunning && Date().timeIntervalSince(interrupted) < 30 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("mlm-adapt did not stop within 30 s of SIGINT")
+        }
         process.waitUntilExit()
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(Date().timeIntervalSince(interrupted) < 20, "took too long to stop")
