@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Classification
+import Model
 
 @Suite struct HeadKernelTests {
     /// Loss of linear → weighted cross-entropy, in the head's own kernels.
@@ -105,5 +106,70 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+@Suite struct ClassifierHeadTests {
+    static func tinyLayout(kind: ClassifierKind, classes: Int) -> ParameterLayout {
+        var config = BertConfig(
+            vocabSize: 20, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
+            maxPositionEmbeddings: 16)
+        config.hiddenDropoutProb = 0.25
+        return ParameterLayout(config: config, heads: ModelHeads(maskedLM: false, pooler: kind == .sequence, classifierLabels: classes))
+    }
+
+    /// Pooler, dropout (a fixed mask: same seed) and classifier together against finite differences.
+    @Test(arguments: [ClassifierKind.sequence, .token])
+    func headGradientsMatchFiniteDifferences(kind: ClassifierKind) throws {
+        let classes = 3, rows = 4
+        let layout = Self.tinyLayout(kind: kind, classes: classes)
+        let hidden = layout.config.hiddenSize
+        let head = try ClassifierHead(kind: kind, layout: layout, maxRows: rows)
+        var generator = SeededGenerator(seed: 3)
+        var parameters = (0..<layout.totalCount).map { _ in Float.random(in: -0.5...0.5, using: &generator) }
+        var gradients = [Float](repeating: 0, count: layout.totalCount)
+        var input = (0..<rows * hidden).map { _ in Float.random(in: -1...1, using: &generator) }
+        let labels: [Int32] = [2, HeadKernels.ignoredLabel, 0, 1]
+        let weights: [Float] = [1, 0.5, 2]
+
+        func loss() -> Double {
+            parameters.withUnsafeMutableBufferPointer { p in
+                head.forward(input: input, rows: rows, labels: labels, classWeights: weights, parameters: p,
+                             training: true, dropoutSeed: 11).loss
+            }
+        }
+        _ = loss()
+        parameters.withUnsafeMutableBufferPointer { p in
+            gradients.withUnsafeMutableBufferPointer { g in head.backward(parameters: p, gradients: g, needsInputGradient: true) }
+        }
+        let inputGradient = Array(head.inputGradient[0..<rows * hidden])
+        let step: Float = 1e-2
+        var names = ["classifier.weight", "classifier.bias"]
+        if kind == .sequence { names += ["bert.pooler.dense.weight", "bert.pooler.dense.bias"] }
+        for name in names {
+            let tensor = try #require(layout[name])
+            // Every 3rd entry keeps the test fast; it still touches each row and column.
+            for i in stride(from: 0, to: tensor.count, by: 3) {
+                let index = tensor.offset + i
+                let expected = finiteDifference(index: index)
+                #expect(abs(expected - Double(gradients[index])) < 2e-3 + 2e-2 * abs(expected), "\(name)[\(i)]")
+            }
+        }
+        for i in input.indices {
+            let saved = input[i]
+            input[i] = saved + step; let plus = loss()
+            input[i] = saved - step; let minus = loss()
+            input[i] = saved
+            let expected = (plus - minus) / Double(2 * step)
+            #expect(abs(expected - Double(inputGradient[i])) < 2e-3 + 2e-2 * abs(expected), "input[\(i)]")
+        }
+
+        func finiteDifference(index: Int) -> Double {
+            let saved = parameters[index]
+            parameters[index] = saved + step; let plus = loss()
+            parameters[index] = saved - step; let minus = loss()
+            parameters[index] = saved
+            return (plus - minus) / Double(2 * step)
+        }
     }
 }
