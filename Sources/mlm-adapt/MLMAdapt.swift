@@ -15,6 +15,7 @@ struct MLMAdapt: ParsableCommand {
             ImportCommand.self,
             ExportCommand.self,
             InspectCommand.self,
+            ClassifyCommand.self, NERCommand.self, PredictCommand.self,
         ],
         defaultSubcommand: Adapt.self
     )

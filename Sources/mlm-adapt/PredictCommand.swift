@@ -1,0 +1,41 @@
+import ArgumentParser
+import Classification
+import Foundation
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Label new text with a fine-tuned classify or ner checkpoint; writes JSON lines.",
+        discussion: """
+            Example: mlm-adapt predict --checkpoint runs/.../model.safetensors.gz texts.txt > predictions.jsonl
+            One text per line. Sequence classifiers give the label, its score and every class probability; \
+            token classifiers split the line at whitespace and give a BIO tag and score per word.
+            """)
+
+    @Option(help: "A checkpoint written by classify or ner (or an HF folder of one).")
+    var checkpoint: String
+
+    @Argument(help: "Text file, one text per line.")
+    var file: String
+
+    @Option(help: "Tokens per text, [CLS] and [SEP] included (default: 128).")
+    var maxSeqLength = 128
+
+    @Option(help: "Texts per batch (default: 32).")
+    var batchSize = 32
+
+    @Option(help: "Write here instead of standard output.")
+    var output: String?
+
+    func run() throws {
+        let loaded = try ClassifierCheckpoint.load(from: URL(fileURLWithPath: checkpoint))
+        let texts = try DataReader.readLines(from: URL(fileURLWithPath: file))
+        let lines = try Predictor.predict(texts, with: loaded, maxSeqLength: maxSeqLength, batchSize: batchSize)
+        let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+        if let output {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+        } else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
