@@ -15,6 +15,17 @@ public struct Predictions: Sendable {
     public var wordConfidences: [[Float]] = []
     /// Mean loss over the labelled examples (tokens for `.token`), 0 when nothing is labelled.
     public var loss: Double = 0
+
+    init(kind: ClassifierKind, examples: [EncodedExample]) {
+        switch kind {
+        case .sequence:
+            labels = [Int32](repeating: 0, count: examples.count)
+            probabilities = [[Float]](repeating: [], count: examples.count)
+        case .token:
+            wordTags = examples.map { [Int32](repeating: -1, count: $0.wordCount) }
+            wordConfidences = examples.map { [Float](repeating: 0, count: $0.wordCount) }
+        }
+    }
 }
 
 /// A BERT encoder with a sequence- or token-classification head: batching with dynamic padding,
@@ -143,14 +154,7 @@ public final class Classifier {
     }
 
     public func predict(_ examples: [EncodedExample]) throws -> Predictions {
-        var predictions = Predictions()
-        if kind == .sequence {
-            predictions.labels = [Int32](repeating: 0, count: examples.count)
-            predictions.probabilities = [[Float]](repeating: [], count: examples.count)
-        } else {
-            predictions.wordTags = examples.map { [Int32](repeating: -1, count: $0.wordCount) }
-            predictions.wordConfidences = examples.map { [Float](repeating: 0, count: $0.wordCount) }
-        }
+        var predictions = Predictions(kind: kind, examples: examples)
         var lossSum = 0.0, counted = 0
         for batch in inferenceBatches(examples) {
             fill(examples, batch)
@@ -158,32 +162,32 @@ public final class Classifier {
             let result = headForward(input: input, rows: headRows, classWeights: nil, training: false, seed: 0)
             lossSum += result.loss * Double(result.counted)
             counted += result.counted
-            collect(batch, examples, into: &predictions)
+            for (row, index) in batch.enumerated() {
+                collect(index, examples[index], firstRow: kind == .sequence ? row : row * length, into: &predictions)
+            }
         }
         predictions.loss = counted == 0 ? 0 : lossSum / Double(counted)
         return predictions
     }
 
-    /// Reads the head's probabilities for the filled batch.
-    func collect(_ batch: ArraySlice<Int>, _ examples: [EncodedExample], into predictions: inout Predictions) {
+    /// Reads example `index`'s outputs from the head's probabilities; `firstRow` is the head row of the
+    /// example (`.sequence`) or of its first token (`.token`).
+    func collect(_ index: Int, _ example: EncodedExample, firstRow: Int, into predictions: inout Predictions) {
         let k = labels.count
         let probabilities = head.probabilities
-        for (row, index) in batch.enumerated() {
-            switch kind {
-            case .sequence:
-                let p = Array(probabilities[(row * k)..<(row * k + k)])
-                predictions.probabilities[index] = p
-                predictions.labels[index] = Int32(Self.argmax(p[...]))
-            case .token:
-                let example = examples[index]
-                var previousWord: Int32 = -1
-                for (column, word) in example.wordIds.enumerated() where word >= 0 && word != previousWord {
-                    previousWord = word
-                    let start = (row * length + column) * k
-                    let best = Self.argmax(probabilities[start..<(start + k)])
-                    predictions.wordTags[index][Int(word)] = Int32(best)
-                    predictions.wordConfidences[index][Int(word)] = probabilities[start + best]
-                }
+        switch kind {
+        case .sequence:
+            let p = Array(probabilities[(firstRow * k)..<(firstRow * k + k)])
+            predictions.probabilities[index] = p
+            predictions.labels[index] = Int32(Self.argmax(p))
+        case .token:
+            var previousWord: Int32 = -1
+            for (column, word) in example.wordIds.enumerated() where word >= 0 && word != previousWord {
+                previousWord = word
+                let start = (firstRow + column) * k
+                let best = Self.argmax(probabilities[start..<(start + k)])
+                predictions.wordTags[index][Int(word)] = Int32(best)
+                predictions.wordConfidences[index][Int(word)] = probabilities[start + best]
             }
         }
     }

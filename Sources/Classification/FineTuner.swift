@@ -215,42 +215,18 @@ final class FeatureCache {
 
     /// Predictions from the cached features, as `Classifier.predict` would give.
     func predict(classifier: Classifier) throws -> Predictions {
-        var predictions = Predictions()
-        let k = classifier.labels.count
-        if kind == .sequence {
-            predictions.labels = [Int32](repeating: 0, count: examples.count)
-            predictions.probabilities = [[Float]](repeating: [], count: examples.count)
-        } else {
-            predictions.wordTags = examples.map { [Int32](repeating: -1, count: $0.wordCount) }
-            predictions.wordConfidences = examples.map { [Float](repeating: 0, count: $0.wordCount) }
-        }
+        var predictions = Predictions(kind: kind, examples: examples)
         var lossSum = 0.0, counted = 0
-        let batchSize = classifier.batchSize
-        for start in stride(from: 0, to: examples.count, by: batchSize) {
-            let batch = start..<min(start + batchSize, examples.count)
+        for start in stride(from: 0, to: examples.count, by: classifier.batchSize) {
+            let batch = start..<min(start + classifier.batchSize, examples.count)
             let rows = gather(batch, into: classifier)
             let result = classifier.headForward(
                 input: classifier.headInput.baseAddress!, rows: rows, classWeights: nil, training: false, seed: 0)
             lossSum += result.loss * Double(result.counted)
             counted += result.counted
-            let probabilities = classifier.head.probabilities
             var row = 0
             for index in batch {
-                switch kind {
-                case .sequence:
-                    let p = Array(probabilities[(row * k)..<(row * k + k)])
-                    predictions.probabilities[index] = p
-                    predictions.labels[index] = Int32(Classifier.argmax(p[...]))
-                case .token:
-                    var previousWord: Int32 = -1
-                    for (column, word) in examples[index].wordIds.enumerated() where word >= 0 && word != previousWord {
-                        previousWord = word
-                        let offset = (row + column) * k
-                        let best = Classifier.argmax(probabilities[offset..<(offset + k)])
-                        predictions.wordTags[index][Int(word)] = Int32(best)
-                        predictions.wordConfidences[index][Int(word)] = probabilities[offset + best]
-                    }
-                }
+                classifier.collect(index, examples[index], firstRow: row, into: &predictions)
                 row += rowRanges[index].count
             }
         }

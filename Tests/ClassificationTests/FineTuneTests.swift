@@ -121,6 +121,23 @@ enum ToyTask {
         if freeze.encoder { #expect(tuner.trainableParameterCount == 16 * 16 + 16 + 2 * 16 + 2) }
     }
 
+    /// The frozen-features path scores exactly as a full forward pass does.
+    @Test(arguments: [ClassifierKind.sequence, .token])
+    func cachedFeaturesPredictAsTheFullModel(kind: ClassifierKind) throws {
+        let labels = try LabelSet(names: kind == .sequence ? ["zero", "one"] : ["B-X", "O"])
+        let classifier = try Classifier(
+            kind: kind, model: ToyTask.model(kind: kind, classes: 2), labels: labels, batchSize: 4, maxSeqLength: 16)
+        let examples = kind == .sequence
+            ? ToyTask.sequenceExamples(count: 10, seed: 8) : ToyTask.taggedExamples(count: 10, seed: 8).0
+        let full = try classifier.predict(examples)
+        let cached = try FeatureCache(classifier: classifier, examples: examples).predict(classifier: classifier)
+        #expect(cached.labels == full.labels && cached.wordTags == full.wordTags)
+        for (a, b) in zip(cached.probabilities + cached.wordConfidences, full.probabilities + full.wordConfidences) {
+            #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 })
+        }
+        #expect(abs(cached.loss - full.loss) < 1e-5)
+    }
+
     @Test func freezeOptionsSelectByName() {
         let layers = FreezeOptions(bottomLayers: 2)
         #expect(layers.isFrozen("bert.embeddings.word_embeddings.weight"))
