@@ -129,7 +129,8 @@ public final class FineTuner {
             records.append(record)
             log(String(format: "epoch %d: train loss %.4f, dev loss %.4f, dev %@ %.4f (%.1f s)",
                        epoch, record.trainLoss, validationMetrics.loss, metricName, value, record.seconds))
-            if best == nil || value > best!.value {
+            // Ties (common early on, e.g. entity F1 of 0) go to the lower dev loss.
+            if best == nil || value > best!.value || (value == best!.value && validationMetrics.loss < best!.metrics.loss) {
                 best = (epoch, value, validationMetrics)
                 bestParameters = Array(model.parameters)
             } else if let patience = options.patience, epoch - best!.epoch >= patience {
