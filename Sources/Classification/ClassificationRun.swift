@@ -13,6 +13,8 @@ public struct RunOptions: Sendable {
     public var outputDirectory: URL
     /// Keep a seeded random subset of this many training examples (nil: all).
     public var maxTrainExamples: Int?
+    /// Keep a seeded random subset of this many dev examples (nil: all); the test set is always scored whole.
+    public var maxValidationExamples: Int?
     public var saveCheckpoint: Bool
     /// The command line, stored in the report and the checkpoint.
     public var arguments: [String: String]
@@ -20,11 +22,12 @@ public struct RunOptions: Sendable {
     public init(
         initCheckpoint: URL, train: URL, validation: URL, test: URL? = nil, columns: TextColumns = TextColumns(),
         tuning: FineTuneOptions = FineTuneOptions(), outputDirectory: URL, maxTrainExamples: Int? = nil,
-        saveCheckpoint: Bool = true, arguments: [String: String] = [:]
+        maxValidationExamples: Int? = nil, saveCheckpoint: Bool = true, arguments: [String: String] = [:]
     ) {
         self.initCheckpoint = initCheckpoint; self.train = train; self.validation = validation; self.test = test
         self.columns = columns; self.tuning = tuning; self.outputDirectory = outputDirectory
-        self.maxTrainExamples = maxTrainExamples; self.saveCheckpoint = saveCheckpoint; self.arguments = arguments
+        self.maxTrainExamples = maxTrainExamples; self.maxValidationExamples = maxValidationExamples
+        self.saveCheckpoint = saveCheckpoint; self.arguments = arguments
     }
 
     public var checkpointURL: URL { outputDirectory.appendingPathComponent("model.safetensors.gz") }
@@ -39,11 +42,15 @@ public enum ClassificationRun {
         // Read and label the data before loading the model, so bad data fails fast.
         var trainSet = try TaskData.read(kind: kind, url: options.train, columns: options.columns)
         let labels = try LabelSet(collecting: trainSet.labelNames)
-        let validationSet = try TaskData.read(kind: kind, url: options.validation, columns: options.columns)
+        var validationSet = try TaskData.read(kind: kind, url: options.validation, columns: options.columns)
         let testSet = try options.test.map { try TaskData.read(kind: kind, url: $0, columns: options.columns) }
         if let limit = options.maxTrainExamples, limit < trainSet.count {
             trainSet = trainSet.sample(limit, seed: tuning.seed)
             log("training on a seeded sample of \(limit) examples")
+        }
+        if let limit = options.maxValidationExamples, limit < validationSet.count {
+            validationSet = validationSet.sample(limit, seed: tuning.seed ^ 0xDE5)
+            log("validating on a seeded sample of \(limit) examples")
         }
 
         let loaded = try ClassifierCheckpoint.initialize(

@@ -43,6 +43,9 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Train on a seeded random subset of this many examples.")
     var maxTrainExamples: Int?
 
+    @Option(help: "Pick the best epoch on a seeded random subset of this many dev examples (the test set is scored whole).")
+    var maxValidationExamples: Int?
+
     @Option(parsing: .upToNextOption, help: "Freeze parts of the encoder: 'embeddings'.")
     var freeze: [String] = []
 
@@ -77,7 +80,8 @@ struct FineTuneArguments: ParsableArguments {
         return RunOptions(
             initCheckpoint: URL(fileURLWithPath: `init`), train: URL(fileURLWithPath: train),
             validation: URL(fileURLWithPath: validation), test: test.map { URL(fileURLWithPath: $0) }, columns: columns,
-            tuning: tuning, outputDirectory: output, maxTrainExamples: maxTrainExamples, saveCheckpoint: !noSave,
+            tuning: tuning, outputDirectory: output, maxTrainExamples: maxTrainExamples,
+            maxValidationExamples: maxValidationExamples, saveCheckpoint: !noSave,
             arguments: ["command": arguments.joined(separator: " ")])
     }
 

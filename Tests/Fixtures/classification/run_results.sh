@@ -25,11 +25,11 @@ run() {  # task config seed command...
 for config in $CONFIGS; do
   for seed in $SEEDS; do
     run bbc "$config" "$seed" classify --train "$TASKS/bbc/train.tsv" --validation "$TASKS/bbc/dev.tsv" \
-      --test "$TASKS/bbc/test.tsv" --max-train-examples 400 --epochs 2 --metric macro-f1
+      --test "$TASKS/bbc/test.tsv" --max-train-examples 300 --max-validation-examples 200 --epochs 2 --metric macro-f1
     run legal-category "$config" "$seed" classify --train "$TASKS/legal-category/train.tsv" \
-      --validation "$TASKS/legal-category/dev.tsv" --test "$TASKS/legal-category/test.tsv" --max-train-examples 400 \
-      --epochs 2 --metric macro-f1
+      --validation "$TASKS/legal-category/dev.tsv" --test "$TASKS/legal-category/test.tsv" --max-train-examples 300 \
+      --max-validation-examples 200 --epochs 2 --metric macro-f1
     run wnut16 "$config" "$seed" ner --train "$TASKS/wnut16/train.conll" --validation "$TASKS/wnut16/dev.conll" \
-      --test "$TASKS/wnut16/test.conll" --max-train-examples 1000 --epochs 3
+      --test "$TASKS/wnut16/test.conll" --max-train-examples 600 --max-validation-examples 200 --epochs 3
   done
 done
