@@ -15,7 +15,9 @@ struct MLMAdapt: ParsableCommand {
             ImportCommand.self,
             ExportCommand.self,
             InspectCommand.self,
-            ClassifyCommand.self, NERCommand.self, PredictCommand.self,
+            ClassifyCommand.self,
+            NERCommand.self,
+            PredictCommand.self,
         ],
         defaultSubcommand: Adapt.self
     )
