@@ -9,7 +9,7 @@ public struct Predictions: Sendable {
     /// `.sequence`: class probabilities of each example.
     public var probabilities: [[Float]] = []
     /// `.token`: per example, the tag id of each word (its first piece's argmax); -1 for words cut off by the
-    /// maximum sequence length.
+    /// maximum sequence length or without any piece.
     public var wordTags: [[Int32]] = []
     /// `.token`: per example, the probability of each word's predicted tag.
     public var wordConfidences: [[Float]] = []
@@ -198,7 +198,7 @@ public final class Classifier {
         return best
     }
 
-    /// Tag names per word; words cut off by the sequence length count as `O`.
+    /// Tag names per word; words without a prediction (cut off, or without any piece) count as `O`.
     public func tagNames(_ predictions: Predictions) -> [[String]] {
         predictions.wordTags.map { tags in tags.map { $0 >= 0 ? labels.names[Int($0)] : "O" } }
     }

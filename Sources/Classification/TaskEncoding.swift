@@ -31,8 +31,8 @@ public enum TaskEncoder {
             pieceWords.removeAll(keepingCapacity: true)
             for (wordIndex, word) in sentence.words.enumerated() {
                 let before = pieceIds.count
+                // A word that normalises to nothing (control characters only) gets no piece, as in HF, and is predicted O.
                 _ = tokenizer.appendPieces(of: word[...], ids: &pieceIds, wordIds: &scratchWords, firstWordId: 0)
-                if pieceIds.count == before { pieceIds.append(vocabulary.unkId) }
                 pieceWords.append(contentsOf: repeatElement(Int32(wordIndex), count: pieceIds.count - before))
             }
             scratchWords.removeAll(keepingCapacity: true)

@@ -34,6 +34,10 @@ func temporaryDirectory() throws -> URL {
         // Cut to 5 tokens: the third word is lost, and counted as truncated.
         let cut = try TaskEncoder.encode([sentence], labels: labels, tokenizer: tokenizer, maxLength: 5, path: "t.conll")[0]
         #expect(cut.ids == [2, 5, 12, 6, 3] && cut.truncated && cut.wordCount == 3)
+        // A word of control characters has no piece (as in HF) and so no label position.
+        let empty = TaggedSentence(words: ["is", "\u{7}", "big"], tags: ["O", "B-loc", "O"], line: 1)
+        let withEmpty = try TaskEncoder.encode([empty], labels: labels, tokenizer: tokenizer, maxLength: 16, path: "t.conll")[0]
+        #expect(withEmpty.ids == [2, 7, 8, 3] && withEmpty.wordIds == [-1, 0, 2, -1] && withEmpty.wordCount == 3)
         let unknown = TaggedSentence(words: ["city"], tags: ["B-org"], line: 9)
         #expect(throws: ClassificationError.self) {
             try TaskEncoder.encode([unknown], labels: labels, tokenizer: tokenizer, maxLength: 8, path: "t.conll")

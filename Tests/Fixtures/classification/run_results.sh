@@ -7,7 +7,8 @@ BIN=$1; TASKS=$2; BASE=$3; ADAPTED=${4:-}
 OUT=${OUT:-runs/results}
 SEEDS=${SEEDS:-"1 2 3"}
 CONFIGS=${CONFIGS:-"base frozen adapted"}
-# Short runs: a seeded training subset, 2-3 epochs, 128 tokens. The frozen baseline trains only the pooler
+# Short runs: a seeded training subset (300 bbc, 600 legal-category, 600 wnut16), a 200-example dev subset
+# for epoch selection, the whole test set, 2-3 epochs, 128 tokens. The frozen baseline trains only the pooler
 # and classifier on cached features, so it gets more epochs and a larger rate at almost no cost.
 run() {  # task config seed command...
   local task=$1 config=$2 seed=$3; shift 3
@@ -27,8 +28,8 @@ for config in $CONFIGS; do
     run bbc "$config" "$seed" classify --train "$TASKS/bbc/train.tsv" --validation "$TASKS/bbc/dev.tsv" \
       --test "$TASKS/bbc/test.tsv" --max-train-examples 300 --max-validation-examples 200 --epochs 2 --metric macro-f1
     run legal-category "$config" "$seed" classify --train "$TASKS/legal-category/train.tsv" \
-      --validation "$TASKS/legal-category/dev.tsv" --test "$TASKS/legal-category/test.tsv" --max-train-examples 300 \
-      --max-validation-examples 200 --epochs 2 --metric macro-f1
+      --validation "$TASKS/legal-category/dev.tsv" --test "$TASKS/legal-category/test.tsv" --max-train-examples 600 \
+      --max-validation-examples 200 --epochs 3 --metric macro-f1
     run wnut16 "$config" "$seed" ner --train "$TASKS/wnut16/train.conll" --validation "$TASKS/wnut16/dev.conll" \
       --test "$TASKS/wnut16/test.conll" --max-train-examples 600 --max-validation-examples 200 --epochs 3
   done
