@@ -1,6 +1,5 @@
 import Foundation
 import Model
-import Training
 
 /// What a classifier predicts for a list of examples.
 public struct Predictions: Sendable {
