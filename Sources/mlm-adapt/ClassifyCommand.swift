@@ -1,10 +1,11 @@
 import ArgumentParser
 import Classification
 import Foundation
+import TensorKernels
 
 /// Options shared by `classify` and `ner`.
 struct FineTuneArguments: ParsableArguments {
-    @Option(help: "Starting checkpoint: an HF folder, a .safetensors(.gz) from `adapt` (default: cache/models/all-MiniLM-L6-v2).")
+    @Option(help: "Starting checkpoint: an HF folder, a .safetensors(.gz) from `adapt`.")
     var `init` = "cache/models/all-MiniLM-L6-v2"
 
     @Option(help: "Training file.")
@@ -16,28 +17,28 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Test file, scored once with the best epoch's weights.")
     var test: String?
 
-    @Option(help: "Epochs (default: 3).")
+    @Option(help: "Epochs.")
     var epochs = 3
 
-    @Option(help: "Examples per batch (default: 16).")
+    @Option(help: "Examples per batch.")
     var batchSize = 16
 
-    @Option(help: "Peak learning rate (default: 5e-5).")
+    @Option(help: "Peak learning rate.")
     var lr = 5e-5
 
-    @Option(help: "Share of the steps spent on linear warmup (default: 0.1).")
+    @Option(help: "Share of the steps spent on linear warmup.")
     var warmup = 0.1
 
-    @Option(help: "AdamW weight decay (default: 0.01).")
+    @Option(help: "AdamW weight decay.")
     var weightDecay = 0.01
 
-    @Option(help: "Stop after this many epochs without a better dev score; 0 trains every epoch (default: 2).")
+    @Option(help: "Stop after this many epochs without a better dev score; 0 trains every epoch.")
     var patience = 2
 
-    @Option(help: "Seed for the head's initialisation, data order, sampling and dropout (default: 42).")
+    @Option(help: "Seed for the head's initialisation, data order, sampling and dropout.")
     var seed: UInt64 = 42
 
-    @Option(help: "Tokens per example, [CLS] and [SEP] included; longer ones are cut (default: 128).")
+    @Option(help: "Tokens per example, [CLS] and [SEP] included; longer ones are cut.")
     var maxSeqLength = 128
 
     @Option(help: "Train on a seeded random subset of this many examples.")
@@ -55,10 +56,10 @@ struct FineTuneArguments: ParsableArguments {
     @Flag(help: "Freeze the whole encoder: train the pooler and classifier on fixed features (a baseline).")
     var freezeEncoder = false
 
-    @Option(help: "Worker threads for elementwise work (default: 2).")
+    @Option(help: "Worker threads (GEMMs and elementwise work).")
     var threads = 2
 
-    @Option(help: "Where report.json and model.safetensors.gz go (default: runs/<date>-<task>-<name>).")
+    @Option(help: "Where report.json and model.safetensors.gz go (default: runs/<UTC time>-<task>-<training folder>).")
     var outputDir: String?
 
     @Flag(help: "Do not write the fine-tuned checkpoint (report only).")
@@ -76,6 +77,7 @@ struct FineTuneArguments: ParsableArguments {
             epochs: epochs, batchSize: batchSize, learningRate: lr, warmupRatio: warmup, weightDecay: weightDecay,
             patience: patience > 0 ? patience : nil, metric: metric, seed: seed, maxSeqLength: maxSeqLength,
             balancedClassWeights: balanced, freeze: try freezeOptions(), threads: threads)
+        OpenBLASRuntime.setThreads(threads)
         let output = outputDir.map { URL(fileURLWithPath: $0) } ?? defaultOutput(task: task)
         return RunOptions(
             initCheckpoint: URL(fileURLWithPath: `init`), train: URL(fileURLWithPath: train),
@@ -123,16 +125,16 @@ struct ClassifyCommand: ParsableCommand {
 
     @OptionGroup var common: FineTuneArguments
 
-    @Option(help: "Column (or JSON field) with the text (default: text).")
+    @Option(help: "Column (or JSON field) with the text.")
     var textColumn = "text"
 
     @Option(help: "Column with a second text, for sentence-pair tasks.")
     var textPairColumn: String?
 
-    @Option(help: "Column with the label (default: label).")
+    @Option(help: "Column with the label.")
     var labelColumn = "label"
 
-    @Option(help: "Dev metric for the best epoch and early stopping: accuracy or macro-f1 (default: accuracy).")
+    @Option(help: "Dev metric for the best epoch and early stopping: accuracy or macro-f1.")
     var metric: SelectionMetric = .accuracy
 
     @Option(help: "Class weights for the loss: 'balanced' (n / (k · count)).")

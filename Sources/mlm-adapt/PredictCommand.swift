@@ -18,10 +18,10 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "Text file, one text per line.")
     var file: String
 
-    @Option(help: "Tokens per text, [CLS] and [SEP] included (default: 128).")
+    @Option(help: "Tokens per text, [CLS] and [SEP] included.")
     var maxSeqLength = 128
 
-    @Option(help: "Texts per batch (default: 32).")
+    @Option(help: "Texts per batch.")
     var batchSize = 32
 
     @Option(help: "Write here instead of standard output.")
