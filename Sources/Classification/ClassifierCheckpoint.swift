@@ -22,7 +22,8 @@ public struct LoadedClassifier {
 public enum ClassifierCheckpoint {
     /// A `kind` model for `labels` whose encoder comes from `url` (an HF folder, an MLM checkpoint, ...).
     /// Heads absent from the source (pooler, classifier) are initialised as BERT does, from `seed`.
-    public static func initialize(from url: URL, kind: ClassifierKind, labels: LabelSet, seed: UInt64) throws -> LoadedClassifier {
+    public static func initialize(from source: URL, kind: ClassifierKind, labels: LabelSet, seed: UInt64) throws -> LoadedClassifier {
+        let url = try resolve(source)
         let checkpoint = try LoadedCheckpoint.open(url)
         guard var config = checkpoint.config else {
             throw ClassificationError.invalidCheckpoint("\(url.path): no config (neither in its metadata nor a config.json beside it)")
@@ -46,7 +47,8 @@ public enum ClassifierCheckpoint {
     }
 
     /// Loads a fine-tuned classifier written by `save` (or by `transformers`' `save_pretrained` with a vocab.txt).
-    public static func load(from url: URL) throws -> LoadedClassifier {
+    public static func load(from source: URL) throws -> LoadedClassifier {
+        let url = try resolve(source)
         let checkpoint = try LoadedCheckpoint.open(url)
         guard let config = checkpoint.config else {
             throw ClassificationError.invalidCheckpoint("\(url.path): no config")
@@ -81,6 +83,22 @@ public enum ClassifierCheckpoint {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try CheckpointFile.write(
             model.layout.tensorViews(of: UnsafeBufferPointer(model.parameters)), metadata: metadata.dictionary(), to: url)
+    }
+
+    /// A run folder of `adapt` (or its `latest` pointer file) stands for the checkpoint that `latest` names.
+    public static func resolve(_ url: URL) throws -> URL {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return url }
+        let pointerName = CheckpointStore.latestPointerName
+        if !isDirectory.boolValue && url.lastPathComponent == pointerName {
+            return try CheckpointStore(directory: url.deletingLastPathComponent()).latest() ?? url
+        }
+        let hasPointer = FileManager.default.fileExists(atPath: url.appendingPathComponent(pointerName).path)
+        let isModelFolder = FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path)
+        if isDirectory.boolValue && hasPointer && !isModelFolder {
+            return try CheckpointStore(directory: url).latest() ?? url
+        }
+        return url
     }
 
     static func tokenizer(of checkpoint: LoadedCheckpoint, config: BertConfig) throws -> (WordPieceTokenizer, String) {

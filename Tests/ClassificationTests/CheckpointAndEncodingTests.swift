@@ -93,8 +93,12 @@ func temporaryDirectory() throws -> URL {
         try CheckpointFile.write(
             mlm.layout.tensorViews(of: UnsafeBufferPointer(mlm.parameters)), metadata: metadata.dictionary(), to: url)
 
+        // A run folder's `latest` pointer (as `adapt` writes it) names the checkpoint.
+        try Data("mlm.safetensors.gz\n".utf8).write(to: url.deletingLastPathComponent().appendingPathComponent("latest"))
+        #expect(try ClassifierCheckpoint.resolve(url.deletingLastPathComponent()) == url)
+        #expect(try ClassifierCheckpoint.resolve(url.deletingLastPathComponent().appendingPathComponent("latest")) == url)
         let loaded = try ClassifierCheckpoint.initialize(
-            from: url, kind: .sequence, labels: try LabelSet(names: ["a", "b", "c"]), seed: 1)
+            from: url.deletingLastPathComponent(), kind: .sequence, labels: try LabelSet(names: ["a", "b", "c"]), seed: 1)
         #expect(Set(loaded.initializedTensors) == [
             "bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias",
         ])
