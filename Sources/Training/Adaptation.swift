@@ -215,10 +215,11 @@ public final class Adaptation {
                 break
             }
             let stepStart = DispatchTime.now()
-            try fillMicroBatches(stream: trainStream, masking: masking, state: &state)
+            let filled = try fillMicroBatches(stream: trainStream, masking: masking, state: &state)
             let step = state.step
             let runSeed = settings.seed
-            let result = try trainer.step(microBatches) { micro in
+            let batches = filled == microBatches.count ? microBatches : Array(microBatches[0..<filled])
+            let result = try trainer.step(batches) { micro in
                 dropoutSeed(runSeed: runSeed, step: step, micro: micro)
             }
             state.step += 1
@@ -329,25 +330,28 @@ public final class Adaptation {
         }
     }
 
-    /// Reads and masks the next `gradAccum` micro-batches, moving to the next epoch at the end
-    /// of one (a short last batch is used as it is).
-    func fillMicroBatches(stream: CorpusStreamer, masking: any MaskingStrategy, state: inout TrainerState) throws {
-        for i in microBatches.indices {
-            var got = try stream.nextBatch(into: &microBatches[i].tokens)
-            if !got {
+    /// Reads and masks up to `gradAccum` micro-batches and returns how many it filled. A step
+    /// never spans two epochs: at the end of one it takes what is left (as HF `Trainer` does), and
+    /// the next step starts the next epoch. A short last batch is used as it is.
+    func fillMicroBatches(stream: CorpusStreamer, masking: any MaskingStrategy, state: inout TrainerState) throws -> Int {
+        var filled = 0
+        while filled < microBatches.count {
+            if try !stream.nextBatch(into: &microBatches[filled].tokens) {
+                if filled > 0 { break }
                 stream.startNextEpoch()
                 state.epoch = stream.epoch
                 state.batchInEpoch = 0
-                got = try stream.nextBatch(into: &microBatches[i].tokens)
-                guard got else {
+                guard try stream.nextBatch(into: &microBatches[filled].tokens) else {
                     throw TrainingError.data("the training corpus \(settings.corpus.joined(separator: ", ")) yields no sequences")
                 }
             }
             state.epoch = stream.epoch
-            masking.mask(microBatches[i].tokens, seed: settings.seed, epoch: state.epoch, batchIndex: state.batchInEpoch,
-                         into: &microBatches[i].masked)
+            masking.mask(microBatches[filled].tokens, seed: settings.seed, epoch: state.epoch,
+                         batchIndex: state.batchInEpoch, into: &microBatches[filled].masked)
             state.batchInEpoch += 1
+            filled += 1
         }
+        return filled
     }
 
     // MARK: - Checkpoints

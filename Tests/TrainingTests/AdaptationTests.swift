@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import Testing
 @testable import Checkpoint
@@ -97,5 +98,62 @@ func comparableMetrics(_ url: URL) throws -> [String] {
         }
         #expect(try comparableMetrics(straight.appendingPathComponent("metrics.jsonl"))
             == comparableMetrics(interrupted.appendingPathComponent("metrics.jsonl")))
+    }
+
+    @Test func epochsWithAccumulationPlanStepsFromTheCorpus() throws {
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        var settings = tiny.settings(steps: 1)
+        settings.maxSteps = nil
+        settings.epochs = 2
+        settings.gradAccum = 2
+        settings.evalEvery = 0
+        settings.saveEvery = 0
+        let output = tiny.directory.appendingPathComponent("epochs")
+        let summary = try Adaptation(settings: settings, source: tiny.source, resume: nil, outputDirectory: output,
+                                     progressIsTerminal: false, log: { _ in }).run()
+
+        // Count the training split's batches independently.
+        let prepared = try ModelLoading.prepare(tiny.source, lowercase: nil, seed: 0)
+        let stream = try CorpusStreamer(
+            options: CorpusOptions(sources: settings.corpus, maxSeqLength: settings.maxSeqLength, shuffleBufferSize: 0,
+                                   seed: settings.seed, validationFraction: settings.validationSplit, split: .train),
+            tokenizer: prepared.tokenizer)
+        var batch = TokenBatch(batchSize: settings.batchSize, seqLength: settings.maxSeqLength, padId: 0)
+        var batches = 0
+        while try stream.nextBatch(into: &batch) { batches += 1 }
+        #expect(batches > 4)
+        #expect(summary.totalSteps == 2 * ((batches + 1) / 2))
+        #expect(summary.finalStep == summary.totalSteps)
+        let train = try MetricsLog.read(output.appendingPathComponent("metrics.jsonl")).filter { $0["type"] as? String == "train" }
+        #expect(train.count == summary.totalSteps)
+        #expect(train.compactMap { $0["epoch"] as? Int }.max() == 1)
+    }
+
+    @Test func frozenEmbeddingsStayPut() throws {
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        var settings = tiny.settings(steps: 3)
+        settings.freezeEmbeddings = true
+        let output = tiny.directory.appendingPathComponent("frozen")
+        _ = try Adaptation(settings: settings, source: tiny.source, resume: nil, outputDirectory: output,
+                           progressIsTerminal: false, log: { _ in }).run()
+        let start = try ModelLoading.prepare(tiny.source, lowercase: nil, seed: settings.seed).model
+        let end = try LoadedCheckpoint.open(output.appendingPathComponent("step-3.safetensors.gz"))
+        var changed = 0
+        for tensor in start.layout.tensors {
+            let before = Array(start.tensor(tensor.name)!)
+            let after = try end.tensors.floats(tensor.name)
+            if tensor.name.hasPrefix("bert.embeddings.") {
+                #expect(before == after, "\(tensor.name) moved although frozen")
+            } else if before != after {
+                changed += 1
+            }
+        }
+        #expect(changed == start.layout.tensors.filter { !$0.name.hasPrefix("bert.embeddings.") }.count)
+        // Frozen tensors have no optimizer moments in the checkpoint.
+        let moments = try CheckpointFile.read(CheckpointStore.optimizerURL(for: output.appendingPathComponent("step-3.safetensors.gz")))
+        #expect(moments.entries.allSatisfy { !$0.name.contains("bert.embeddings.") })
+        #expect(moments.entries.count == 2 * changed)
     }
 }
