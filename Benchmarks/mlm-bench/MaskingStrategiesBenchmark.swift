@@ -423,18 +423,6 @@ struct MaskingStrategiesRunner {
 
 // MARK: subsampling
 
-/// SplitMix64: a tiny seeded generator for reproducible subsamples.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// `count` rows of a `text<TAB>label` TSV (header kept), drawn per label in proportion to its share
 /// (at least one per label), in file order. All rows when `count` is not below the row count.
 func subsampleTSV(_ text: String, count: Int, seed: UInt64, source: String) throws -> String {
@@ -453,7 +441,7 @@ func subsampleTSV(_ text: String, count: Int, seed: UInt64, source: String) thro
         }
         byLabel[String(fields[labelColumn]), default: []].append(index)
     }
-    var generator = SeededGenerator(state: seed)
+    var generator = SplitMix64(state: seed)
     var chosen: [Int] = []
     for label in byLabel.keys.sorted() {
         let indices = byLabel[label] ?? []
@@ -467,7 +455,7 @@ func subsampleTSV(_ text: String, count: Int, seed: UInt64, source: String) thro
 func subsampleCoNLL(_ text: String, count: Int, seed: UInt64) -> String {
     let sentences = text.components(separatedBy: "\n\n").map { $0.trimmingCharacters(in: .newlines) }.filter { !$0.isEmpty }
     guard count < sentences.count else { return text }
-    var generator = SeededGenerator(state: seed)
+    var generator = SplitMix64(state: seed)
     let chosen = Array(sentences.indices).shuffled(using: &generator).prefix(count).sorted()
     return chosen.map { sentences[$0] }.joined(separator: "\n\n") + "\n"
 }

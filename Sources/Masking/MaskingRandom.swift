@@ -1,15 +1,4 @@
-/// SplitMix64: turns one 64-bit value into a well-mixed stream; used to hash seeds.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import Corpus
 
 /// xoshiro256**: small, fast, and good enough for sampling masks. One is seeded per batch.
 public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {

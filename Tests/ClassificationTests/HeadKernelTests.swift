@@ -3,6 +3,7 @@ import Testing
 
 @testable import Classification
 import Model
+import TensorKernels
 
 @Suite struct HeadKernelTests {
     /// Loss of linear → weighted cross-entropy, in the head's own kernels.
@@ -21,7 +22,7 @@ import Model
     @Test(arguments: [false, true])
     func headGradientsMatchFiniteDifferences(weighted: Bool) {
         let rows = 5, inFeatures = 7, classes = 3
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } }
         let x = random(rows * inFeatures), weight = random(classes * inFeatures), bias = random(classes)
         // Row 3 is ignored, as a padding token in NER.
@@ -96,19 +97,6 @@ import Model
     }
 }
 
-/// A small deterministic generator for test data.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite struct ClassifierHeadTests {
     static func tinyLayout(kind: ClassifierKind, classes: Int) -> ParameterLayout {
         var config = BertConfig(
@@ -125,7 +113,7 @@ struct SeededGenerator: RandomNumberGenerator {
         let layout = Self.tinyLayout(kind: kind, classes: classes)
         let hidden = layout.config.hiddenSize
         let head = try ClassifierHead(kind: kind, layout: layout, maxRows: rows)
-        var generator = SeededGenerator(seed: 3)
+        var generator = SplitMix64(seed: 3)
         var parameters = (0..<layout.totalCount).map { _ in Float.random(in: -0.5...0.5, using: &generator) }
         var gradients = [Float](repeating: 0, count: layout.totalCount)
         var input = (0..<rows * hidden).map { _ in Float.random(in: -1...1, using: &generator) }
