@@ -133,9 +133,13 @@ extension LoadedCheckpoint {
             guard let name = WeightNames.canonical(entry.name), !consumed.contains(name) else { continue }
             switch name {
             case WeightNames.tiedDecoderWeight where layout.heads.maskedLM:
-                try checkTiedDecoder(entry, arena: arena, layout: layout, report: &report)
+                try checkSharedCopy(
+                    entry, of: WeightNames.wordEmbeddings, resolution: "the model ties them, so the word embeddings are used",
+                    arena: arena, layout: layout, report: &report)
             case WeightNames.decoderBias where layout.heads.maskedLM:
-                try checkDecoderBias(entry, arena: arena, layout: layout, report: &report)
+                try checkSharedCopy(
+                    entry, of: WeightNames.predictionBias, resolution: "\(WeightNames.predictionBias) is used",
+                    arena: arena, layout: layout, report: &report)
             case _ where WeightNames.isHead(name):
                 report.unused.append(entry.name)
             default:
@@ -160,35 +164,20 @@ extension LoadedCheckpoint {
         if entry.dtype != .F32 { report.convertedDTypes[entry.dtype.rawValue, default: 0] += 1 }
     }
 
-    /// The decoder is tied to the word embeddings; a file whose copy differs loads, with a warning.
-    private func checkTiedDecoder(
-        _ entry: SafeTensorsEntry, arena: UnsafeMutableBufferPointer<Float>, layout: ParameterLayout, report: inout LoadReport
+    /// A file entry that duplicates a tensor the model keeps once (the decoder tied to the word
+    /// embeddings, `cls.predictions.decoder.bias` shared with `cls.predictions.bias`): a copy that
+    /// differs loads, with a warning that ends with `resolution` (which copy is used).
+    private func checkSharedCopy(
+        _ entry: SafeTensorsEntry, of sharedName: String, resolution: String,
+        arena: UnsafeMutableBufferPointer<Float>, layout: ParameterLayout, report: inout LoadReport
     ) throws {
-        guard let embeddings = layout[WeightNames.wordEmbeddings], entry.shape == embeddings.shape,
-              entry.dtype.isLoadableAsFloat else {
+        guard let shared = layout[sharedName], entry.shape == shared.shape, entry.dtype.isLoadableAsFloat else {
             throw CheckpointError.shapeMismatch(
-                file: source, tensor: entry.name, expected: layout[WeightNames.wordEmbeddings]?.shape ?? [], found: entry.shape)
+                file: source, tensor: entry.name, expected: layout[sharedName]?.shape ?? [], found: entry.shape)
         }
-        let difference = try maximumDifference(entry, from: arena, at: embeddings)
+        let difference = try maximumDifference(entry, from: arena, at: shared)
         if difference != 0 {
-            report.warnings.append(
-                "\(entry.name) differs from \(WeightNames.wordEmbeddings) (max |difference| \(difference)); "
-                    + "the model ties them, so the word embeddings are used")
-        }
-    }
-
-    private func checkDecoderBias(
-        _ entry: SafeTensorsEntry, arena: UnsafeMutableBufferPointer<Float>, layout: ParameterLayout, report: inout LoadReport
-    ) throws {
-        guard let bias = layout[WeightNames.predictionBias], entry.shape == bias.shape, entry.dtype.isLoadableAsFloat else {
-            throw CheckpointError.shapeMismatch(
-                file: source, tensor: entry.name, expected: layout[WeightNames.predictionBias]?.shape ?? [], found: entry.shape)
-        }
-        let difference = try maximumDifference(entry, from: arena, at: bias)
-        if difference != 0 {
-            report.warnings.append(
-                "\(entry.name) differs from \(WeightNames.predictionBias) (max |difference| \(difference)); "
-                    + "\(WeightNames.predictionBias) is used")
+            report.warnings.append("\(entry.name) differs from \(sharedName) (max |difference| \(difference)); \(resolution)")
         }
     }
 
