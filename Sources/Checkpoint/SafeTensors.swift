@@ -202,6 +202,23 @@ public struct TensorView: @unchecked Sendable {
     }
 }
 
+extension TensorView {
+    /// Views of `(name, shape, values)` arrays, valid only inside `body`: for writing tensors that
+    /// do not live in a model's arena (exports, test files).
+    public static func withViews<R>(
+        of tensors: [(String, [Int], [Float])], _ body: ([TensorView]) throws -> R
+    ) rethrows -> R {
+        let buffers = tensors.map { tensor -> UnsafeMutableBufferPointer<Float> in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: tensor.2.count)
+            _ = buffer.initialize(from: tensor.2)
+            return buffer
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        let views = zip(tensors, buffers).map { TensorView(name: $0.0, shape: $0.1, values: UnsafeBufferPointer($1)) }
+        return try body(views)
+    }
+}
+
 public enum SafeTensorsWriter {
     /// The complete file: header length, JSON header (metadata first, tensors in the given
     /// order, padded with spaces to 8 bytes as the reference writer does) and F32 data.

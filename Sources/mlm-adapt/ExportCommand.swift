@@ -78,13 +78,6 @@ struct ExportCommand: ParsableCommand {
             ("masked_positions", [positions.count], positions.map(Float.init)),
             ("masked_logits", [positions.count, model.config.vocabSize], Array(workspace.logits)),
         ]
-        let buffers = stored.map { item -> UnsafeMutableBufferPointer<Float> in
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: item.2.count)
-            _ = buffer.initialize(from: item.2)
-            return buffer
-        }
-        defer { buffers.forEach { $0.deallocate() } }
-        let views = zip(stored, buffers).map { TensorView(name: $0.0, shape: $0.1, values: UnsafeBufferPointer($1)) }
-        try CheckpointFile.write(views, metadata: ["format": "pt"], to: url)
+        try TensorView.withViews(of: stored) { try CheckpointFile.write($0, metadata: ["format": "pt"], to: url) }
     }
 }

@@ -103,7 +103,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let values = randomFloats(100_000, seed: 3)
         let url = folder.appendingPathComponent("cut.safetensors.gz")
-        try withViews([("w", [100_000], values)]) {
+        try TensorView.withViews(of: [("w", [100_000], values)]) {
             try CheckpointFile.write($0, metadata: [:], to: url, compression: Gzip.Options(chunkSize: Self.chunk))
         }
         let bytes = [UInt8](try Data(contentsOf: url))

@@ -129,7 +129,7 @@ import Testing
             storage.append((entry.name, entry.shape, values))
         }
         let untied = folder.appendingPathComponent("untied.safetensors")
-        try write(withViews(storage) { SafeTensorsWriter.serialize($0, metadata: [:]) }, to: untied)
+        try write(TensorView.withViews(of: storage) { SafeTensorsWriter.serialize($0, metadata: [:]) }, to: untied)
         let warned = try LoadedCheckpoint.open(untied).loadWeights(into: arena.buffer, layout: layout)
         #expect(warned.warnings.count == 1)
         #expect(warned.warnings.first?.contains("cls.predictions.decoder.weight") == true)
@@ -170,7 +170,7 @@ import Testing
                 storage.append(entry.name == "bert.encoder.layer.0.intermediate.dense.weight"
                     ? (entry.name, [32, 48], values) : (entry.name, entry.shape, values))
             }
-            return withViews(storage) { SafeTensorsWriter.serialize($0, metadata: [:]) }
+            return TensorView.withViews(of: storage) { SafeTensorsWriter.serialize($0, metadata: [:]) }
         }, mustMention: ["bert.encoder.layer.0.intermediate.dense.weight", "[32, 48]", "[48, 32]"]),
         BadFile(label: "wrong dtype", build: { file in
             // The tensor's bytes reinterpreted as I32: same size, wrong type.

@@ -11,7 +11,7 @@ import Testing
             ("scalar", [], [42.5]),
         ]
         let metadata = ["config": "{\"hidden_size\": 32}", "quote\"and\\slash/": "line\nbreak ünïcode"]
-        let bytes = withViews(storage) { SafeTensorsWriter.serialize($0, metadata: metadata) }
+        let bytes = TensorView.withViews(of: storage) { SafeTensorsWriter.serialize($0, metadata: metadata) }
         let file = try SafeTensorsFile(bytes: bytes, source: "memory")
         #expect(file.metadata == metadata)
         #expect(file.dataStart % 8 == 0)

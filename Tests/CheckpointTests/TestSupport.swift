@@ -64,18 +64,7 @@ func rewritten(_ file: SafeTensorsFile, metadata: [String: String] = [:], rename
         guard let name = rename(entry.name) else { continue }
         storage.append((name, entry.shape, try file.floats(entry.name)))
     }
-    return withViews(storage) { SafeTensorsWriter.serialize($0, metadata: metadata) }
-}
-
-func withViews<R>(_ storage: [(String, [Int], [Float])], _ body: ([TensorView]) throws -> R) rethrows -> R {
-    let pointers = storage.map { item -> UnsafeMutableBufferPointer<Float> in
-        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: item.2.count)
-        _ = buffer.initialize(from: item.2)
-        return buffer
-    }
-    defer { pointers.forEach { $0.deallocate() } }
-    let views = zip(storage, pointers).map { TensorView(name: $0.0, shape: $0.1, values: UnsafeBufferPointer($1)) }
-    return try body(views)
+    return TensorView.withViews(of: storage) { SafeTensorsWriter.serialize($0, metadata: metadata) }
 }
 
 func write(_ bytes: [UInt8], to url: URL) throws {
