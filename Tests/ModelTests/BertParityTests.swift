@@ -34,6 +34,11 @@ struct TinyCase {
     }
 
     /// A model of `heads` with every tensor the weights file has copied in.
+    /// A workspace sized for this case's batch and masked positions.
+    func workspace(for model: BertModel) -> BertWorkspace {
+        BertWorkspace(layout: model.layout, batchSize: batchSize, seqLength: seqLength, maxMaskedTokens: maskedPositions.count)
+    }
+
     func model(heads: ModelHeads) throws -> BertModel {
         let model = BertModel(layout: ParameterLayout(config: config, heads: heads))
         for tensor in model.layout.tensors where weights.entries[tensor.name] != nil {
@@ -79,9 +84,7 @@ struct TinyCase {
         for tensor in model.layout.tensors {
             #expect(tiny.weights.entries[tensor.name] != nil, "fixture lacks \(tensor.name)")
         }
-        let workspace = BertWorkspace(
-            layout: model.layout, batchSize: tiny.batchSize, seqLength: tiny.seqLength,
-            maxMaskedTokens: tiny.maskedPositions.count)
+        let workspace = tiny.workspace(for: model)
         let result = try tiny.maskedLMForward(model, workspace)
 
         let hidden = Array(workspace.lastHiddenState)
@@ -147,9 +150,7 @@ struct TinyCase {
     @Test func evaluationWithDropoutConfiguredIgnoresSeedAndTrainingIsReproducible() throws {
         let tiny = try TinyCase()
         let model = try tiny.model(heads: .maskedLM)
-        let workspace = BertWorkspace(
-            layout: model.layout, batchSize: tiny.batchSize, seqLength: tiny.seqLength,
-            maxMaskedTokens: tiny.maskedPositions.count)
+        let workspace = tiny.workspace(for: model)
         let evaluation1 = try tiny.maskedLMForward(model, workspace, training: false, seed: 1)
         let evaluation2 = try tiny.maskedLMForward(model, workspace, training: false, seed: 2)
         #expect(evaluation1 == evaluation2)
@@ -166,9 +167,7 @@ struct TinyCase {
     @Test func trainingGradientsMatchFiniteDifferences() throws {
         let tiny = try TinyCase()
         let model = try tiny.model(heads: .maskedLM)
-        let workspace = BertWorkspace(
-            layout: model.layout, batchSize: tiny.batchSize, seqLength: tiny.seqLength,
-            maxMaskedTokens: tiny.maskedPositions.count)
+        let workspace = tiny.workspace(for: model)
         let seed: UInt64 = 99
         _ = try tiny.maskedLMForward(model, workspace, training: true, seed: seed)
         model.zeroGradients()
