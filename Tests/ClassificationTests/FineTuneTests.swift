@@ -1,6 +1,6 @@
+import Corpus
 import Foundation
 import Model
-import TensorKernels
 import Testing
 
 @testable import Classification
@@ -23,7 +23,7 @@ enum ToyTask {
 
     /// Class 0 or 1 is told by a marker token (5 or 6) hidden among random filler tokens (10..<32).
     static func sequenceExamples(count: Int, seed: UInt64) -> [EncodedExample] {
-        var generator = SplitMix64(seed: seed)
+        var generator = SplitMix64(state: seed)
         return (0..<count).map { index in
             let label = Int32(index % 2)
             var body = (0..<Int.random(in: 3...8, using: &generator)).map { _ in Int32.random(in: 10..<32, using: &generator) }
@@ -38,7 +38,7 @@ enum ToyTask {
     /// Tags: a word whose id is below 20 is an entity `B-X` (tag 0), others `O` (tag 1). Every other word
     /// is split into two pieces (the second piece gets -100), as WordPiece does.
     static func taggedExamples(count: Int, seed: UInt64) -> ([EncodedExample], [[String]]) {
-        var generator = SplitMix64(seed: seed)
+        var generator = SplitMix64(state: seed)
         var examples: [EncodedExample] = [], tags: [[String]] = []
         for _ in 0..<count {
             let words = (0..<Int.random(in: 2...5, using: &generator)).map { _ in Int32.random(in: 10..<32, using: &generator) }

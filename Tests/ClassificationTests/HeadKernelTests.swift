@@ -1,9 +1,9 @@
+import Corpus
 import Foundation
 import Testing
 
 @testable import Classification
 import Model
-import TensorKernels
 
 @Suite struct HeadKernelTests {
     /// Loss of linear → weighted cross-entropy, in the head's own kernels.
@@ -22,7 +22,7 @@ import TensorKernels
     @Test(arguments: [false, true])
     func headGradientsMatchFiniteDifferences(weighted: Bool) {
         let rows = 5, inFeatures = 7, classes = 3
-        var generator = SplitMix64(seed: 42)
+        var generator = SplitMix64(state: 42)
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } }
         let x = random(rows * inFeatures), weight = random(classes * inFeatures), bias = random(classes)
         // Row 3 is ignored, as a padding token in NER.
@@ -113,7 +113,7 @@ import TensorKernels
         let layout = Self.tinyLayout(kind: kind, classes: classes)
         let hidden = layout.config.hiddenSize
         let head = try ClassifierHead(kind: kind, layout: layout, maxRows: rows)
-        var generator = SplitMix64(seed: 3)
+        var generator = SplitMix64(state: 3)
         var parameters = (0..<layout.totalCount).map { _ in Float.random(in: -0.5...0.5, using: &generator) }
         var gradients = [Float](repeating: 0, count: layout.totalCount)
         var input = (0..<rows * hidden).map { _ in Float.random(in: -1...1, using: &generator) }
