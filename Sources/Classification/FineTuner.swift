@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import TensorKernels
 import Training
 
 /// The outcome of `FineTuner.train`: per-epoch records and the epoch whose weights were kept.
@@ -238,18 +239,13 @@ final class FeatureCache {
 
 /// Fisher–Yates with a SplitMix64 stream: the same seed gives the same order on every platform.
 struct SeededShuffle {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return HeadKernels.splitMix64(state)
-    }
+    private var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
     mutating func shuffle(_ values: inout [Int]) {
         guard values.count > 1 else { return }
         for i in stride(from: values.count - 1, to: 0, by: -1) {
-            let j = Int(next() % UInt64(i + 1))
+            let j = Int(generator.next() % UInt64(i + 1))
             values.swapAt(i, j)
         }
     }

@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import TensorKernels
 
 /// The math of the classification heads on top of the encoder: dropout, a linear layer (HF
 /// `nn.Linear`, weight `[out, in]`) and softmax cross-entropy with class weights and ignored rows.
@@ -58,7 +59,7 @@ public enum HeadKernels {
         let threshold = UInt64(Double(probability) * 0x1p53)
         let scale = 1 / (1 - probability)
         for i in 0..<count {
-            let kept = (splitMix64(seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15) >> 11) >= threshold
+            let kept = (mix64(seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15) >> 11) >= threshold
             keep[i] = kept ? 1 : 0
             out[i] = kept ? x[i] * scale : 0
         }
@@ -132,12 +133,5 @@ public enum HeadKernels {
         for label in labels where label >= 0 && Int(label) < classes { counts[Int(label)] += 1 }
         let total = Float(counts.reduce(0, +))
         return counts.map { $0 == 0 ? 0 : total / (Float(classes) * Float($0)) }
-    }
-
-    static func splitMix64(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

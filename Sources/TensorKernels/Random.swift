@@ -6,7 +6,7 @@ import Darwin
 
 /// SplitMix64 finaliser: a strong 64-bit mix, used both as a sequential generator and as a
 /// counter-based hash (so dropout masks are a pure function of (seed, stream, index)).
-@inline(__always)
+@inlinable @inline(__always)
 public func mix64(_ value: UInt64) -> UInt64 {
     var z = value &+ 0x9E37_79B9_7F4A_7C15
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,6 +1,7 @@
 import Corpus
 import Masking
 import Model
+import TensorKernels
 
 /// One micro-batch: the packed rows and their masked version.
 public struct MicroBatch {
@@ -140,17 +141,8 @@ public final class MaskedLMOptimizer {
     }
 }
 
-/// SplitMix64 mixing, for deriving independent seeds from (run seed, step, micro-batch).
-@inline(__always)
-func mixSeed(_ value: UInt64) -> UInt64 {
-    var z = value &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
-
 /// The dropout seed of micro-batch `micro` of optimizer step `step` (0-based).
 public func dropoutSeed(runSeed: UInt64, step: Int, micro: Int) -> UInt64 {
-    mixSeed(mixSeed(runSeed ^ 0xD80F_0D80_F0D8_0F0D) &+ UInt64(truncatingIfNeeded: step) &* 1024
+    mix64(mix64(runSeed ^ 0xD80F_0D80_F0D8_0F0D) &+ UInt64(truncatingIfNeeded: step) &* 1024
         &+ UInt64(truncatingIfNeeded: micro))
 }
