@@ -316,33 +316,34 @@ struct MaskingStrategiesRunner {
     }
 
     func fineTune(seed: UInt64, variant: String, initModel: String, classifyData: URL, nerData: URL?) throws {
-        let classifyFolder = plan.fineTuneFolder(work, seed, variant, "classify")
-        var classify = [
-            "classify", "--init", initModel,
-            "--train", classifyData.appendingPathComponent("train.tsv").path,
-            "--validation", classifyData.appendingPathComponent("dev.tsv").path,
-            "--test", classifyData.appendingPathComponent("test.tsv").path,
-            "--epochs", String(plan.classifyEpochs), "--lr", String(plan.classifyLearningRate), "--metric", "macro-f1",
-            "--seed", String(seed),
-            "--max-seq-length", String(plan.maxSeqLength), "--output-dir", classifyFolder.path, "--no-save",
-        ]
-        if let threads = plan.threads { classify += ["--threads", String(threads)] }
-        try runOnce(classify, folder: classifyFolder, label: "seed \(seed) \(variant) classify") {
-            FileManager.default.fileExists(atPath: classifyFolder.appendingPathComponent("report.json").path)
-        }
+        try fineTune(
+            "classify", seed: seed, variant: variant, initModel: initModel, data: classifyData, fileExtension: "tsv",
+            training: ["--epochs", String(plan.classifyEpochs), "--lr", String(plan.classifyLearningRate), "--metric", "macro-f1"])
         guard let nerData else { return }
-        let nerFolder = plan.fineTuneFolder(work, seed, variant, "ner")
-        var ner = [
-            "ner", "--init", initModel,
-            "--train", nerData.appendingPathComponent("train.conll").path,
-            "--validation", nerData.appendingPathComponent("dev.conll").path,
-            "--test", nerData.appendingPathComponent("test.conll").path,
-            "--epochs", String(plan.nerEpochs), "--lr", String(plan.nerLearningRate), "--seed", String(seed),
-            "--max-seq-length", String(plan.maxSeqLength), "--output-dir", nerFolder.path, "--no-save",
+        try fineTune(
+            "ner", seed: seed, variant: variant, initModel: initModel, data: nerData, fileExtension: "conll",
+            training: ["--epochs", String(plan.nerEpochs), "--lr", String(plan.nerLearningRate)])
+    }
+
+    /// One `mlm-adapt classify|ner` run on `data`'s train/dev/test files, `training` options in the middle
+    /// (the argument order is part of `runOnce`'s record, so finished runs are still recognised).
+    private func fineTune(
+        _ command: String, seed: UInt64, variant: String, initModel: String, data: URL, fileExtension: String,
+        training: [String]
+    ) throws {
+        let folder = plan.fineTuneFolder(work, seed, variant, command)
+        var arguments = [
+            command, "--init", initModel,
+            "--train", data.appendingPathComponent("train.\(fileExtension)").path,
+            "--validation", data.appendingPathComponent("dev.\(fileExtension)").path,
+            "--test", data.appendingPathComponent("test.\(fileExtension)").path,
+        ] + training + [
+            "--seed", String(seed),
+            "--max-seq-length", String(plan.maxSeqLength), "--output-dir", folder.path, "--no-save",
         ]
-        if let threads = plan.threads { ner += ["--threads", String(threads)] }
-        try runOnce(ner, folder: nerFolder, label: "seed \(seed) \(variant) ner") {
-            FileManager.default.fileExists(atPath: nerFolder.appendingPathComponent("report.json").path)
+        if let threads = plan.threads { arguments += ["--threads", String(threads)] }
+        try runOnce(arguments, folder: folder, label: "seed \(seed) \(variant) \(command)") {
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent("report.json").path)
         }
     }
 
