@@ -106,7 +106,7 @@ public final class Adaptation {
         let trainOptions = corpusOptions(split: .train)
         let trainStream = try CorpusStreamer(options: trainOptions, tokenizer: tokenizer, resumeFrom: resumeState?.cursor)
         let evaluation = try HeldOutEvaluation(
-            tokenBatches: try heldOutBatches(tokenizer: tokenizer, padId: vocabulary.padId),
+            tokenBatches: try settings.heldOutBatches(tokenizer: tokenizer, padId: vocabulary.padId),
             vocabulary: MaskingVocabulary(size: vocabulary.count, maskId: vocabulary.maskId, specialIds: vocabulary.specialIds))
         guard evaluation.batchCount > 0 else {
             throw TrainingError.data(settings.validationCorpus.isEmpty
@@ -264,13 +264,7 @@ public final class Adaptation {
 
     // MARK: - Data
 
-    var maskingStrategyKind: MaskingStrategyKind {
-        switch settings.mask {
-        case .token: return .token
-        case .wholeWord: return .wholeWord
-        case .span: return .span
-        }
-    }
+    var maskingStrategyKind: MaskingStrategyKind { settings.mask.strategyKind }
 
     /// The eval scheme whose loss picks the best checkpoint: the run's own masking where it is
     /// one of the eval schemes, else whole-word.
@@ -284,26 +278,8 @@ public final class Adaptation {
                 sources: settings.corpus, maxSeqLength: settings.maxSeqLength, seed: settings.seed,
                 validationFraction: separateValidation ? 0 : settings.validationSplit, split: .train)
         case .validation:
-            // Held-out rows in file order (no shuffle), so every run sees the same eval batches.
-            if separateValidation {
-                return CorpusOptions(
-                    sources: settings.validationCorpus, maxSeqLength: settings.maxSeqLength, shuffleBufferSize: 0,
-                    seed: settings.seed, validationFraction: 0, split: .train)
-            }
-            return CorpusOptions(
-                sources: settings.corpus, maxSeqLength: settings.maxSeqLength, shuffleBufferSize: 0,
-                seed: settings.seed, validationFraction: settings.validationSplit, split: .validation)
+            return settings.heldOutCorpusOptions()
         }
-    }
-
-    func heldOutBatches(tokenizer: WordPieceTokenizer, padId: Int32) throws -> [TokenBatch] {
-        let stream = try CorpusStreamer(options: corpusOptions(split: .validation), tokenizer: tokenizer)
-        var batches: [TokenBatch] = []
-        var batch = TokenBatch(batchSize: settings.batchSize, seqLength: settings.maxSeqLength, padId: padId)
-        while batches.count < settings.evalBatches, try stream.nextBatch(into: &batch) {
-            batches.append(batch)
-        }
-        return batches
     }
 
     /// `--max-steps`, or `--epochs` worth of steps (which costs one pass to count the rows).

@@ -25,12 +25,13 @@ public final class HeldOutEvaluation {
 
     public var batchCount: Int { batchesByScheme.first?.count ?? 0 }
 
-    /// Masks `tokenBatches` once per scheme. `vocabulary` gives the `[MASK]` id and the ids a
+    /// Masks `tokenBatches` once per scheme (the trainer uses the default `schemes`). `vocabulary` gives the `[MASK]` id and the ids a
     /// random replacement may take.
-    public init(tokenBatches: [TokenBatch], vocabulary: MaskingVocabulary, probability: Double = 0.15) throws {
+    public init(tokenBatches: [TokenBatch], vocabulary: MaskingVocabulary, probability: Double = 0.15,
+                schemes: [(name: String, kind: MaskingStrategyKind)] = HeldOutEvaluation.schemes) throws {
         var names: [String] = []
         var all: [[MicroBatch]] = []
-        for scheme in Self.schemes {
+        for scheme in schemes {
             let strategy = try makeMaskingStrategy(
                 MaskingOptions(strategy: scheme.kind, probability: probability), vocabulary: vocabulary)
             var list: [MicroBatch] = []

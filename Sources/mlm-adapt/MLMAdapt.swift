@@ -18,6 +18,7 @@ struct MLMAdapt: ParsableCommand {
             ClassifyCommand.self,
             NERCommand.self,
             PredictCommand.self,
+            Evaluate.self,
         ],
         defaultSubcommand: Adapt.self
     )
