@@ -80,7 +80,7 @@ struct Evaluate: ParsableCommand {
         Parallel.workerCount = workers
         let url = try ClassifierCheckpoint.resolve(URL(fileURLWithPath: checkpoint))
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ValidationError("--checkpoint \(checkpoint) does not exist")
+            throw TrainingError.io("--checkpoint \(checkpoint): no such file or folder")
         }
         let prepared = try ModelLoading.prepare(.pretrained(url), lowercase: nil, seed: 0)
         if prepared.notes.contains(where: { $0.contains("no MLM head") }) {
