@@ -13,7 +13,6 @@ import Tokenizer
         .deletingLastPathComponent()
 
     @Test func wholeWordAdaptationOnTheBundledLegalSample() throws {
-        let executable = try #require(SignalTests.executable, "build the mlm-adapt executable first (swift build)")
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("mlm-adapt-sample-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -27,21 +26,12 @@ import Tokenizer
         try config.jsonData().write(to: configURL)
         let output = directory.appendingPathComponent("run")
 
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = [
+        let (process, errors) = try SignalTests.launch([
             "--corpus", corpus.path, "--mask", "whole-word", "--vocab", vocabulary.path, "--config", configURL.path,
             "--max-seq-length", "64", "--batch-size", "8", "--max-steps", "12", "--lr", "1e-3", "--warmup", "2",
             "--eval-every", "12", "--eval-batches", "2", "--save-every", "12", "--threads", "2",
             "--output-dir", output.path,
-        ]
-        var environment = ProcessInfo.processInfo.environment
-        environment["MLM_ADAPT_NO_BLAS_REEXEC"] = "1"
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        ])
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(stderr)")

@@ -28,19 +28,13 @@ import Testing
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
-    @Test func sigintToTheCommandSavesAResumableCheckpoint() throws {
+    /// Starts the built `mlm-adapt` with `arguments`, stderr captured, stdout discarded. The test bundle's
+    /// environment may already pin OpenBLAS, so the child skips its kernel re-exec.
+    static func launch(_ arguments: [String]) throws -> (process: Process, errors: Pipe) {
         let executable = try #require(Self.executable, "build the mlm-adapt executable first (swift build)")
-        let tiny = try TinySetup()
-        defer { tiny.remove() }
-        let output = tiny.directory.appendingPathComponent("run")
         let process = Process()
         process.executableURL = executable
-        process.arguments = [
-            "--vocab", tiny.vocabularyURL.path, "--config", tiny.configURL.path, "--corpus", tiny.corpusURL.path,
-            "--validation-split", "0.1", "--max-seq-length", "32", "--batch-size", "8", "--max-steps", "100000",
-            "--eval-every", "0", "--eval-batches", "2", "--save-every", "0", "--threads", "1",
-            "--output-dir", output.path,
-        ]
+        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["MLM_ADAPT_NO_BLAS_REEXEC"] = "1"
         process.environment = environment
@@ -48,6 +42,19 @@ import Testing
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        return (process, errors)
+    }
+
+    @Test func sigintToTheCommandSavesAResumableCheckpoint() throws {
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        let output = tiny.directory.appendingPathComponent("run")
+        let (process, errors) = try Self.launch([
+            "--vocab", tiny.vocabularyURL.path, "--config", tiny.configURL.path, "--corpus", tiny.corpusURL.path,
+            "--validation-split", "0.1", "--max-seq-length", "32", "--batch-size", "8", "--max-steps", "100000",
+            "--eval-every", "0", "--eval-batches", "2", "--save-every", "0", "--threads", "1",
+            "--output-dir", output.path,
+        ])
 
         // Wait for a few training steps, then interrupt.
         let metrics = output.appendingPathComponent("metrics.jsonl")
