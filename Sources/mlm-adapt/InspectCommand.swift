@@ -81,9 +81,10 @@ struct InspectCommand: ParsableCommand {
             return "unreadable (\(json.utf8.count) bytes of JSON)"
         }
         let pending = cursor.pendingSequences
-        return "epoch \(cursor.epoch), file \(cursor.fileIndex) of the epoch's order at line \(cursor.position.lineNumber) "
-            + "(byte \(cursor.position.offset))\(cursor.sourceExhausted ? ", all files read" : ""), "
-            + "\(cursor.epochSequences) sequences so far this epoch, \(pending.count) waiting in the shuffle buffer "
+        let place = cursor.sourceExhausted ? "all files read"
+            : "file \(cursor.fileIndex + 1) of the epoch's order at line \(cursor.position.lineNumber) (byte \(cursor.position.offset))"
+        return "epoch \(cursor.epoch), \(place), \(cursor.epochSequences) sequences so far this epoch, "
+            + "\(pending.count) waiting in the shuffle buffer "
             + "(\(pending.deflated.count) bytes deflated)"
     }
 }
