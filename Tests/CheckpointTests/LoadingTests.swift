@@ -214,6 +214,22 @@ import Testing
         for fragment in bad.mustMention { #expect(error.description.contains(fragment), "\(error) lacks \(fragment)") }
     }
 
+    /// One changed byte that joins two lines of the embedded vocab would shift every later id.
+    @Test func embeddedVocabularyMustHaveVocabSizeTokens() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("joined.safetensors")
+        let layout = ParameterLayout(config: tinyConfig, heads: .maskedLM)
+        let arena = Arena(layout)
+        _ = arena.buffer.initialize(from: randomFloats(layout.totalCount, seed: 4))
+        let joined = tinyVocabularyText.replacingOccurrences(of: "w7\nw8\n", with: "w7 w8\n")
+        let metadata = CheckpointMetadata(
+            configJSON: String(decoding: try tinyConfig.jsonData(), as: UTF8.self), vocabularyText: joined)
+        try CheckpointFile.write(arena.views(), metadata: metadata.dictionary(), to: url)
+        let error = try #require(throws: CheckpointError.self) { try LoadedCheckpoint.open(url) }
+        #expect(error.description.contains("99 tokens but vocab_size is 100"), "\(error)")
+    }
+
     @Test func configMismatchIsNamed() throws {
         var config = tinyConfig
         config.numHiddenLayers = 3

@@ -14,7 +14,7 @@ import Testing
 
     static func metadata(step: Int) -> CheckpointMetadata {
         CheckpointMetadata(
-            configJSON: String(decoding: (try? tinyConfig.jsonData()) ?? Data(), as: UTF8.self), vocabularyText: "[PAD]\n[UNK]\n",
+            configJSON: String(decoding: (try? tinyConfig.jsonData()) ?? Data(), as: UTF8.self), vocabularyText: tinyVocabularyText,
             doLowerCase: true, runArgumentsJSON: "{\"lr\":0.0001}", step: step, dataCursorJSON: "{\"file\":3,\"offset\":77}",
             rngState: "12345", metricsJSON: "{\"loss\":2.5}")
     }
