@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Masking
 import Model
+import Optimization
 import Tokenizer
 
 /// Counters that, with the run seed, fix every random choice still to come: masks are a function
