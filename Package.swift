@@ -24,7 +24,8 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Tokenizer"),
-        .target(name: "Corpus", dependencies: ["Tokenizer", "CZlib"]),
+        .target(name: "Tables"),
+        .target(name: "Corpus", dependencies: ["Tokenizer", "Tables", "CZlib"]),
         .target(name: "Masking", dependencies: ["Corpus", "Tokenizer"]),
         .target(name: "CTensorKernels"),
         .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels"]),
@@ -35,7 +36,7 @@ let package = Package(
             name: "Training",
             dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "TensorKernels", "Tokenizer"]),
         .target(
-            name: "Classification", dependencies: ["Checkpoint", "Model", "Optimization", "TensorKernels", "Tokenizer"]),
+            name: "Classification", dependencies: ["Checkpoint", "Model", "Optimization", "Tables", "TensorKernels", "Tokenizer"]),
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
