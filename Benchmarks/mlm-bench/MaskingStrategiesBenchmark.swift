@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Foundation
 import Masking
+import SeededRandom
 import Tokenizer
 
 /// `mlm-bench masking-strategies`: adapts the same base model with token, whole-word and span masking

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SeededRandom
 
 /// Streams a corpus as `TokenBatch`es: reads files in chunks (constant memory), splits lines or
 /// documents, keeps one split by hash, tokenizes each chunk on all cores, packs `[CLS] … [SEP]`

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import SeededRandom
 import TensorKernels
 @testable import Checkpoint
 
@@ -90,6 +91,6 @@ let tinyConfig = BertConfig(vocabSize: 100, hiddenSize: 32, numHiddenLayers: 2, 
 
 /// Deterministic pseudo-random floats.
 func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
-    var generator = SplitMix64(seed: seed)
+    var generator = SplitMix64(afterOneDrawFrom: seed)
     return (0..<count).map { _ in Float(generator.nextUnitInterval() * 2 - 1) }
 }
