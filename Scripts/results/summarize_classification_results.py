@@ -1,6 +1,6 @@
 """Mean ± std over seeds of the test scores in runs/results/<task>-<config>-seed<N>/report.json.
 
-Usage: python3 Tests/Fixtures/classification/summarize_results.py [runs/results]
+Usage: python3 Scripts/results/summarize_classification_results.py [runs/results]
 """
 import collections
 import glob

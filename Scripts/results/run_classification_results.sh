@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The classification results of issue 6: each task × {base, adapted, frozen} × 3 seeds, short runs.
-# Usage: Tests/Fixtures/classification/run_results.sh BIN TASKS_DIR BASE_MODEL [ADAPTED_CHECKPOINT] > log
-# Writes runs/results/<task>-<config>-seed<N>/report.json; summarise with summarize_results.py.
+# Usage: Scripts/results/run_classification_results.sh BIN TASKS_DIR BASE_MODEL [ADAPTED_CHECKPOINT] > log
+# Writes runs/results/<task>-<config>-seed<N>/report.json; summarise with Scripts/results/summarize_classification_results.py
+# (Benchmarks/results/classification.md holds the figures).
 set -euo pipefail
 BIN=$1; TASKS=$2; BASE=$3; ADAPTED=${4:-}
 OUT=${OUT:-runs/results}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks an `mlm-adapt export` folder with transformers (needs torch + transformers).
 
-  python3 Tests/Fixtures/checkpoint/check_export.py DIR [--checkpoint C.safetensors.gz]
+  python3 Scripts/checks/check_export.py DIR [--checkpoint C.safetensors.gz]
         [--source HF_FOLDER] [--logits LOGITS.safetensors]
 
 - BertForMaskedLM.from_pretrained(DIR) must load with no missing, unexpected or mismatched keys,

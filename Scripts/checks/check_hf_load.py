@@ -8,7 +8,7 @@ lines that `mlm-adapt predict` wrote: same label/tags, and probabilities within 
 
 Usage:
   mlm-adapt predict --checkpoint RUN/model.safetensors.gz texts.txt --output ours.jsonl
-  python3 Tests/Fixtures/classification/check_hf_load.py RUN/model.safetensors.gz texts.txt ours.jsonl
+  python3 Scripts/checks/check_hf_load.py RUN/model.safetensors.gz texts.txt ours.jsonl
 """
 import gzip
 import json
