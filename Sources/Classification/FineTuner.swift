@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Optimization
+import SeededRandom
 import TensorKernels
 
 /// The outcome of `FineTuner.train`: per-epoch records and the epoch whose weights were kept.
@@ -240,7 +241,7 @@ final class FeatureCache {
 /// Fisher–Yates with a SplitMix64 stream: the same seed gives the same order on every platform.
 struct SeededShuffle {
     private var generator: SplitMix64
-    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    init(seed: UInt64) { generator = SplitMix64(afterOneDrawFrom: seed) }
 
     mutating func shuffle(_ values: inout [Int]) {
         guard values.count > 1 else { return }

@@ -1,6 +1,6 @@
-import Corpus
 import Foundation
 import Model
+import SeededRandom
 import Testing
 
 @testable import Classification
