@@ -4,6 +4,7 @@ import PackageDescription
 // Modules follow the data flow:
 // Tokenizer → Corpus → Masking ┐
 // TensorKernels → Model → Checkpoint → Training → Classification → CLI / benchmarks
+// Reporting (run folders, summary.json, report.html, progress) sits below Training and Classification.
 let package = Package(
     name: "mlm-adapt",
     platforms: [.macOS(.v14)],
@@ -29,11 +30,13 @@ let package = Package(
         .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels"]),
         .target(name: "Model", dependencies: ["TensorKernels"]),
         .target(name: "Checkpoint", dependencies: ["Model", "Tokenizer", "CZlib"]),
-        .target(name: "Training", dependencies: ["Corpus", "Masking", "Model", "Checkpoint"]),
-        .target(name: "Classification", dependencies: ["Training"]),
+        // Run folders' names, summary.json, report.html and progress lines: Foundation only.
+        .target(name: "Reporting"),
+        .target(name: "Training", dependencies: ["Corpus", "Masking", "Model", "Checkpoint", "Reporting"]),
+        .target(name: "Classification", dependencies: ["Training", "Reporting"]),
         .executableTarget(
             name: "mlm-adapt",
-            dependencies: ["Classification", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Classification", "Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mlm-bench",
             dependencies: ["Classification", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -47,6 +50,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "ClassificationTests", dependencies: ["Classification"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "CZlib"]),
         .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
     ]
 )

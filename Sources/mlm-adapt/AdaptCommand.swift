@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
+import Reporting
 import TensorKernels
 import Training
 
@@ -256,6 +257,7 @@ struct Adapt: ParsableCommand {
         }
         for url in s.checkpoints { lines.append("  \(url.path)") }
         lines.append("metrics: \(s.outputDirectory.appendingPathComponent(RunDirectory.metricsFileName).path)")
+        lines.append("report: \(s.reportURL.path)")
         if let last = s.lastCheckpoint, s.stoppedBySignal || s.finalStep < s.totalSteps {
             lines.append("saved \(last.path); resume with: mlm-adapt --resume \(s.outputDirectory.path)")
         }
