@@ -219,3 +219,46 @@ final class Written: @unchecked Sendable {
         #expect(!written.text.contains("\n"))
     }
 }
+
+@Suite struct RepositoryFilesTests {
+    /// repo/Package.swift, repo/.build/debug/tool, repo/cache/models/m, home/cache/models/m, cwd/.
+    func tree() throws -> (Scratch, repo: URL, home: URL, cwd: URL, executable: URL) {
+        let scratch = try Scratch()
+        let fm = FileManager.default
+        let repo = scratch.root.appendingPathComponent("repo"), home = scratch.root.appendingPathComponent("home")
+        let cwd = scratch.root.appendingPathComponent("elsewhere")
+        for folder in [repo.appendingPathComponent(".build/debug"), repo.appendingPathComponent("cache/models/m"),
+                       home.appendingPathComponent("cache/models/m"), cwd] {
+            try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
+        fm.createFile(atPath: repo.appendingPathComponent("Package.swift").path, contents: Data())
+        let executable = repo.appendingPathComponent(".build/debug/tool")
+        fm.createFile(atPath: executable.path, contents: Data())
+        return (scratch, repo, home, cwd, executable)
+    }
+
+    @Test func homeComesFirstThenTheExecutablesRepositoryThenTheCurrentDirectory() throws {
+        let (scratch, repo, home, cwd, executable) = try tree()
+        defer { scratch.remove() }
+        let withHome = RepositoryFiles.roots(environment: ["MLM_ADAPT_HOME": home.path], executable: executable, currentDirectory: cwd)
+        #expect(withHome.map(\.origin) == ["MLM_ADAPT_HOME", "the executable's repository", "the current directory"])
+        #expect(try RepositoryFiles.locate("cache/models/m", roots: withHome).path == home.appendingPathComponent("cache/models/m").path)
+        let withoutHome = RepositoryFiles.roots(environment: [:], executable: executable, currentDirectory: cwd)
+        #expect(withoutHome.first?.url.path == repo.path)
+        #expect(try RepositoryFiles.locate("cache/models/m", roots: withoutHome).path == repo.appendingPathComponent("cache/models/m").path)
+    }
+
+    @Test func theErrorNamesEveryPlaceTried() throws {
+        let (scratch, _, home, cwd, _) = try tree()
+        defer { scratch.remove() }
+        let roots = RepositoryFiles.roots(environment: ["MLM_ADAPT_HOME": home.path], executable: URL(fileURLWithPath: "/usr/bin/true"),
+                                          currentDirectory: cwd)
+        #expect(roots.count == 2)  // /usr/bin has no Package.swift above it
+        #expect { try RepositoryFiles.locate("Vocab/none.txt", roots: roots, hint: "run Vocab/fetch.sh") } throws: { error in
+            let text = "\(error)"
+            return text.contains(home.appendingPathComponent("Vocab/none.txt").path + " (MLM_ADAPT_HOME)")
+                && text.contains(cwd.appendingPathComponent("Vocab/none.txt").path + " (the current directory)")
+                && text.contains("run Vocab/fetch.sh")
+        }
+    }
+}
