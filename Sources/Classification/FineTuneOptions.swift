@@ -1,5 +1,5 @@
 import Model
-import Training
+import Optimization
 
 /// Which parameters stay fixed while fine-tuning. Frozen tensors get no optimizer state and stay
 /// bit-identical; backward work below the lowest trainable layer is skipped.

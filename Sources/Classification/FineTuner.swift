@@ -1,8 +1,8 @@
 import Foundation
 import Model
+import Optimization
 import Reporting
 import TensorKernels
-import Training
 
 /// The outcome of `FineTuner.train`: per-epoch records and the epoch whose weights were kept.
 public struct TrainingOutcome: Sendable {

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Classification
 import Foundation
+import Optimization
 import Reporting
 import TensorKernels
-import Training
 
 /// Options shared by `classify` and `ner`.
 struct FineTuneArguments: ParsableArguments {
