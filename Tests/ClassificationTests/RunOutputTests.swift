@@ -28,12 +28,14 @@ final class Collected: @unchecked Sendable {
                 gradAccum: accumulate, maxGradNorm: 0, patience: nil, seed: 5, maxSeqLength: 16))
             tuner.log = { _ in }
             _ = try tuner.train(train, validation: train, validationTags: tags)
-            return Array(model.parameters)
+            // The arena belongs to the model: keep it alive while copying.
+            return withExtendedLifetime(model) { Array(model.parameters) }
         }
         let large = try parameters(batchSize: 8, accumulate: 1)
         let accumulated = try parameters(batchSize: 4, accumulate: 2)
         let small = try parameters(batchSize: 4, accumulate: 1)
-        let start = Array(ToyTask.model(kind: kind, classes: 2, seed: 3, dropout: 0).parameters)
+        let initial = ToyTask.model(kind: kind, classes: 2, seed: 3, dropout: 0)
+        let start = withExtendedLifetime(initial) { Array(initial.parameters) }
         func distance(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max()! }
         #expect(distance(large, accumulated) < 1e-5, "accumulated differs from the large batch by \(distance(large, accumulated))")
         // The comparison can fail: plain small batches take twice the steps and land elsewhere.
