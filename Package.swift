@@ -25,7 +25,8 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Tokenizer"),
-        .target(name: "Corpus", dependencies: ["Tokenizer", "CZlib"]),
+        .target(name: "Tables"),
+        .target(name: "Corpus", dependencies: ["Tokenizer", "Tables", "CZlib"]),
         .target(name: "Masking", dependencies: ["Corpus", "Tokenizer"]),
         .target(name: "CTensorKernels"),
         .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels"]),
@@ -38,7 +39,7 @@ let package = Package(
             dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "Reporting", "TensorKernels", "Tokenizer"]),
         .target(
             name: "Classification",
-            dependencies: ["Checkpoint", "Model", "Optimization", "Reporting", "TensorKernels", "Tokenizer"]),
+            dependencies: ["Checkpoint", "Model", "Optimization", "Reporting", "Tables", "TensorKernels", "Tokenizer"]),
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
