@@ -6,6 +6,7 @@ import PackageDescription
 // Tokenizer → Corpus → Masking ───────────────────→ Training ───────────┐
 // TensorKernels → Model → Checkpoint, Optimization → Training, Classification → mlm-adapt (CLI)
 // mlm-bench measures the layers below Training.
+// Reporting (run folders, summary.json, report.html, progress; Foundation only) sits below Training and Classification.
 let package = Package(
     name: "mlm-adapt",
     platforms: [.macOS(.v14)],
@@ -34,18 +35,23 @@ let package = Package(
         .target(name: "Model", dependencies: ["SeededRandom", "TensorKernels"]),
         .target(name: "Checkpoint", dependencies: ["Model", "SeededRandom", "TensorKernels", "Tokenizer", "CZlib"]),
         .target(name: "Optimization", dependencies: ["Model", "TensorKernels"]),
+        .target(name: "Reporting"),
         .target(
             name: "Training",
             dependencies: [
-                "Checkpoint", "Corpus", "Masking", "Model", "Optimization", "SeededRandom", "TensorKernels", "Tokenizer",
+                "Checkpoint", "Corpus", "Masking", "Model", "Optimization", "Reporting", "SeededRandom", "TensorKernels",
+                "Tokenizer",
             ]),
         .target(
             name: "Classification",
-            dependencies: ["Checkpoint", "Model", "Optimization", "SeededRandom", "Tables", "TensorKernels", "Tokenizer"]),
+            dependencies: [
+                "Checkpoint", "Model", "Optimization", "Reporting", "SeededRandom", "Tables", "TensorKernels", "Tokenizer",
+            ]),
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
-                "Checkpoint", "Classification", "Model", "Optimization", "TensorKernels", "Tokenizer", "Training",
+                "Checkpoint", "Classification", "Model", "Optimization", "Reporting", "TensorKernels", "Tokenizer",
+                "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -70,7 +76,8 @@ let package = Package(
             dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "Tokenizer", "Training"]),
         .testTarget(
             name: "ClassificationTests",
-            dependencies: ["Checkpoint", "Classification", "Model", "SeededRandom", "TensorKernels", "Tokenizer"]),
+            dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer"]),
+        .testTarget(name: "ReportingTests", dependencies: ["CZlib", "Reporting"]),
         .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
     ]
 )

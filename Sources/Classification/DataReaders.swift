@@ -102,16 +102,15 @@ public enum DataReader {
         return sentences
     }
 
-    /// Reads one text per non-empty line (for prediction on new text).
+    /// Reads one text per line, blank lines included (for prediction on new text: output line i answers input line i).
     public static func readLines(from url: URL) throws -> [TextExample] {
         let text = try decodeUTF8(readBytes(url), path: url.path)
-        var examples: [TextExample] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }  // the newline that ends the file
+        return lines.enumerated().map { index, rawLine in
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
-            if line.allSatisfy(\.isWhitespace) { continue }
-            examples.append(TextExample(text: String(line), label: nil, line: index + 1))
+            return TextExample(text: String(line), label: nil, line: index + 1)
         }
-        return examples
     }
 
     static func readBytes(_ url: URL) throws -> [UInt8] {

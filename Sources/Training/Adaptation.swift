@@ -263,6 +263,7 @@ public final class Adaptation {
         summary.tokens = tokens
         summary.wallSeconds = seconds(since: wallStart)
         summary.checkpoints = store.checkpoints().map(\.url)
+        writeRunReport(summary)
         return summary
     }
 
