@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Modules follow the data flow:
-// Tokenizer → Corpus → Masking ┐
-// TensorKernels → Model → Checkpoint → Training → Classification → CLI / benchmarks
+// Modules follow the data flow, and each lists exactly the modules it imports:
+// Tokenizer → Corpus → Masking ───────────────────→ Training ───────────┐
+// TensorKernels → Model → Checkpoint, Optimization → Training, Classification → mlm-adapt (CLI)
+// mlm-bench measures the layers below Training.
 let package = Package(
     name: "mlm-adapt",
     platforms: [.macOS(.v14)],
@@ -28,25 +29,38 @@ let package = Package(
         .target(name: "CTensorKernels"),
         .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels"]),
         .target(name: "Model", dependencies: ["TensorKernels"]),
-        .target(name: "Checkpoint", dependencies: ["Model", "Tokenizer", "CZlib"]),
-        .target(name: "Training", dependencies: ["Corpus", "Masking", "Model", "Checkpoint"]),
-        .target(name: "Classification", dependencies: ["Training"]),
+        .target(name: "Checkpoint", dependencies: ["Model", "TensorKernels", "Tokenizer", "CZlib"]),
+        .target(name: "Optimization", dependencies: ["Model"]),
+        .target(
+            name: "Training",
+            dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "TensorKernels", "Tokenizer"]),
+        .target(
+            name: "Classification", dependencies: ["Checkpoint", "Model", "Optimization", "TensorKernels", "Tokenizer"]),
         .executableTarget(
             name: "mlm-adapt",
-            dependencies: ["Classification", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "Checkpoint", "Classification", "Model", "Optimization", "TensorKernels", "Tokenizer", "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "mlm-bench",
-            dependencies: ["Classification", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Checkpoint", "Corpus", "Masking", "Model", "TensorKernels", "Tokenizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Benchmarks/mlm-bench"),
 
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
-        .testTarget(name: "MaskingTests", dependencies: ["Masking", "Tokenizer"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Tokenizer"]),
+        .testTarget(name: "MaskingTests", dependencies: ["Corpus", "Masking", "Tokenizer"]),
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Checkpoint"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
-        .testTarget(name: "ClassificationTests", dependencies: ["Classification"]),
+        .testTarget(name: "ModelTests", dependencies: ["Checkpoint", "Model"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Model", "TensorKernels", "Tokenizer"]),
+        .testTarget(name: "OptimizationTests", dependencies: ["Model", "Optimization"]),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "Tokenizer", "Training"]),
+        .testTarget(name: "ClassificationTests", dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Tokenizer"]),
         .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
     ]
 )

@@ -1,7 +1,7 @@
 import Foundation
 import Model
+import Optimization
 import TensorKernels
-import Training
 
 /// The outcome of `FineTuner.train`: per-epoch records and the epoch whose weights were kept.
 public struct TrainingOutcome: Sendable {

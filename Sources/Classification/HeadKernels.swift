@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 import TensorKernels
 
@@ -15,9 +14,9 @@ public enum HeadKernels {
         outFeatures: Int, out: UnsafeMutablePointer<Float>
     ) {
         for r in 0..<rows { (out + r * outFeatures).update(from: bias, count: outFeatures) }
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
-            1, x, Int32(inFeatures), weight, Int32(inFeatures), 1, out, Int32(outFeatures))
+        Gemm.multiplySerial(
+            transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+            a: x, lda: inFeatures, b: weight, ldb: inFeatures, beta: 1, c: out, ldc: outFeatures)
     }
 
     /// Backward of `linearForward`: adds into `weightGradient` and `biasGradient`, and overwrites
@@ -28,9 +27,9 @@ public enum HeadKernels {
         weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?
     ) {
         if let weightGradient {
-            cblas_sgemm(
-                CblasRowMajor, CblasTrans, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), Int32(rows),
-                1, outGradient, Int32(outFeatures), x, Int32(inFeatures), 1, weightGradient, Int32(inFeatures))
+            Gemm.multiplySerial(
+                transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
+                a: outGradient, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: weightGradient, ldc: inFeatures)
         }
         if let biasGradient {
             for r in 0..<rows {
@@ -39,9 +38,9 @@ public enum HeadKernels {
             }
         }
         if let inputGradient {
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(inFeatures), Int32(outFeatures),
-                1, outGradient, Int32(outFeatures), weight, Int32(inFeatures), 0, inputGradient, Int32(inFeatures))
+            Gemm.multiplySerial(
+                transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
+                a: outGradient, lda: outFeatures, b: weight, ldb: inFeatures, beta: 0, c: inputGradient, ldc: inFeatures)
         }
     }
 

@@ -1,6 +1,7 @@
 import Corpus
 import Masking
 import Model
+import Optimization
 import TensorKernels
 
 /// One micro-batch: the packed rows and their masked version.

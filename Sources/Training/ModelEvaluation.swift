@@ -1,6 +1,7 @@
 import Corpus
 import Foundation
 import Masking
+import Optimization
 import Tokenizer
 
 extension MaskingKind {

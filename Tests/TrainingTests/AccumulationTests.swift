@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import Masking
 @testable import Model
+import Optimization
 @testable import Training
 
 @Suite struct AccumulationTests {

@@ -1,4 +1,4 @@
-"""Golden values for TrainingTests: torch.optim.AdamW, clip_grad_norm_ and HF LR schedules.
+"""Golden values for OptimizationTests: torch.optim.AdamW, clip_grad_norm_ and HF LR schedules.
 
 Run from the repository root:  python3 Tests/Fixtures/training/generate.py
 Writes Tests/Fixtures/training/golden.json (needs torch and transformers; CI only reads the JSON).

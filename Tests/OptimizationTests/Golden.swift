@@ -1,6 +1,6 @@
 import Foundation
 @testable import Model
-@testable import Training
+@testable import Optimization
 
 /// Reads `Tests/Fixtures/training/golden.json`, written by `generate.py` next to it.
 struct Golden: Decodable {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import Model
-@testable import Training
+@testable import Optimization
 
 @Suite struct AdamWTests {
     let golden = Golden.shared.adamw
