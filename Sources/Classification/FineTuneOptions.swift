@@ -21,6 +21,12 @@ public struct FreezeOptions: Codable, Equatable, Sendable {
         return false
     }
 
+    /// The same freezing as the backward pass sees it (`BertModel.setFrozenBottom`), for a model of `layers` layers.
+    public func frozenBottom(layers: Int) -> FrozenBottom {
+        if encoder { return .embeddingsAndLayers(layers) }
+        return embeddings || bottomLayers > 0 ? .embeddingsAndLayers(bottomLayers) : .nothing
+    }
+
     /// True when no encoder weight (embeddings included) trains, so the encoder needs no backward pass.
     public var freezesWholeEncoder: Bool { encoder }
 

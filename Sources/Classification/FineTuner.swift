@@ -33,6 +33,7 @@ public final class FineTuner {
         self.options = options
         let freeze = options.freeze
         spans = TrainableSpans(layout: classifier.model.layout) { !freeze.isFrozen($0.name) }
+        try classifier.model.setFrozenBottom(freeze.frozenBottom(layers: classifier.model.config.numHiddenLayers))
         optimizer = AdamW(
             spans: spans, settings: AdamWSettings(weightDecay: options.weightDecay), threads: max(1, options.threads))
     }

@@ -126,6 +126,7 @@ public final class Adaptation {
         let spans = TrainableSpans(layout: model.layout) { tensor in
             !(settings.freezeEmbeddings && tensor.name.hasPrefix("bert.embeddings."))
         }
+        try model.setFrozenBottom(settings.freezeEmbeddings ? .embeddingsAndLayers(0) : .nothing)
         let schedule = LearningRateSchedule(
             kind: settings.schedule, peakRate: settings.learningRate,
             warmupSteps: settings.warmup.steps(totalSteps: totalSteps), totalSteps: totalSteps)
