@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Masking
 import Model
+import Optimization
 import Tokenizer
 
 /// Counters that, with the run seed, fix every random choice still to come: masks are a function
@@ -100,6 +101,8 @@ public final class Adaptation {
         let tokenizer = prepared.tokenizer
         let vocabulary = prepared.vocabulary
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let folderLock = try RunFolderLock(directory: outputDirectory)
+        defer { withExtendedLifetime(folderLock) {} }
         let store = CheckpointStore(directory: outputDirectory, keepLast: settings.keepLast)
 
         // Data.
@@ -123,6 +126,7 @@ public final class Adaptation {
         let spans = TrainableSpans(layout: model.layout) { tensor in
             !(settings.freezeEmbeddings && tensor.name.hasPrefix("bert.embeddings."))
         }
+        try model.setFrozenBottom(settings.freezeEmbeddings ? .embeddingsAndLayers(0) : .nothing)
         let schedule = LearningRateSchedule(
             kind: settings.schedule, peakRate: settings.learningRate,
             warmupSteps: settings.warmup.steps(totalSteps: totalSteps), totalSteps: totalSteps)
@@ -136,7 +140,8 @@ public final class Adaptation {
         var state = TrainerState(step: 0, epoch: 0, batchInEpoch: 0, seed: settings.seed)
         if let resumeState {
             state = resumeState.state
-            try restoreMoments(into: trainer.optimizer, from: resumeState.checkpoint, step: state.step)
+            guard let checkpoint = prepared.checkpoint else { throw TrainingError.resume("\(resumeState.checkpoint.path): not a checkpoint") }
+            try restoreMoments(into: trainer.optimizer, from: checkpoint, step: state.step)
         }
         let startStep = state.step
         if startStep > totalSteps {
@@ -259,6 +264,7 @@ public final class Adaptation {
         summary.tokens = tokens
         summary.wallSeconds = seconds(since: wallStart)
         summary.checkpoints = store.checkpoints().map(\.url)
+        writeRunReport(summary)
         return summary
     }
 
@@ -378,12 +384,9 @@ public final class Adaptation {
         }
     }
 
-    func restoreMoments(into optimizer: AdamW, from checkpoint: URL, step: Int) throws {
-        let url = CheckpointStore.optimizerURL(for: checkpoint)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw TrainingError.resume("\(url.path) (the optimizer state of \(checkpoint.lastPathComponent)) is missing")
-        }
-        let file = try CheckpointFile.read(url)
+    func restoreMoments(into optimizer: AdamW, from checkpoint: LoadedCheckpoint, step: Int) throws {
+        let url = CheckpointStore.optimizerURL(for: checkpoint.url)
+        let file = try CheckpointStore.readOptimizer(pairedWith: checkpoint)
         for tensor in optimizer.spans.tensors {
             guard let pair = optimizer.moments(of: tensor.name) else { continue }
             for (prefix, buffer) in [(Self.firstMomentPrefix, pair.first), (Self.secondMomentPrefix, pair.second)] {

@@ -1,4 +1,5 @@
 import Foundation
+import Optimization
 
 /// Which tokens the MLM objective hides.
 public enum MaskingKind: String, CaseIterable, Codable, Sendable {

@@ -2,6 +2,7 @@ import Checkpoint
 import Corpus
 import Foundation
 import Masking
+import Optimization
 import Tokenizer
 
 extension MaskingKind {

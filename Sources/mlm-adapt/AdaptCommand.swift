@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoint
 import Foundation
 import Model
+import Reporting
 import TensorKernels
 import Training
 
@@ -18,7 +19,7 @@ struct Adapt: ParsableCommand {
             --resume continues exactly where it stopped.
             """)
 
-    static let defaultInit = "cache/models/all-MiniLM-L6-v2"
+    static let defaultInit = RepositoryFiles.baseModel
 
     // Data
     @Option(help: "Training text: a file (.txt, .gz), folder or glob; repeat for more.")
@@ -59,7 +60,7 @@ struct Adapt: ParsableCommand {
     @Option(help: "Checkpoints to keep (default: 3).")
     var keepLast: Int?
 
-    @Option(help: "Output folder (default: runs/<yyyy-mm-dd-HHMM>-<corpus>-<mask>; when resuming, the checkpoint's folder).")
+    @Option(help: "Output folder (default: runs/<yyyy-mm-dd-HHMMSS>-adapt-<corpus>-<mask>; when resuming, the checkpoint's folder).")
     var outputDir: String?
 
     // Model
@@ -185,15 +186,17 @@ struct Adapt: ParsableCommand {
         if let vocab, let config {
             return .scratch(vocabulary: URL(fileURLWithPath: vocab), config: URL(fileURLWithPath: config))
         }
-        let path = initFrom ?? Self.defaultInit
-        guard FileManager.default.fileExists(atPath: path) else {
-            if initFrom == nil {
-                throw ValidationError("""
-                    the default base model \(Self.defaultInit) is not here. Run Corpora/fetch.sh to download it, \
-                    or pass --init MODEL (HF folder, .safetensors or .safetensors.gz), or --vocab V --config C to \
-                    train from scratch.
+        guard let path = initFrom else {
+            let located: URL
+            do {
+                located = try RepositoryFiles.locate(Self.defaultInit, hint: """
+                    run Corpora/fetch.sh there to download it, or pass --init MODEL (a run folder, a .safetensors(.gz) \
+                    file, an HF or sentence-transformers folder), or --vocab V --config C to train from scratch.
                     """)
-            }
+            } catch { throw ValidationError("the default base model: \(error)") }
+            return .checkpoint(try CheckpointReference.resolve(located))
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("--init \(path): no such file or folder")
         }
         return .checkpoint(try CheckpointReference.resolve(path))
@@ -218,6 +221,7 @@ struct Adapt: ParsableCommand {
             ?? resumed?.reference.weights.deletingLastPathComponent()
             ?? RunDirectory.defaultURL(corpus: settings.corpus, mask: settings.mask)
 
+        logLine(OpenBLASRuntime.kernelDescription)
         OpenBLASRuntime.setThreads(settings.threads)
         Parallel.workerCount = settings.threads
 
@@ -259,6 +263,7 @@ struct Adapt: ParsableCommand {
         }
         for url in s.checkpoints { lines.append("  \(url.path)") }
         lines.append("metrics: \(s.outputDirectory.appendingPathComponent(RunDirectory.metricsFileName).path)")
+        lines.append("report: \(s.reportURL.path)")
         if let last = s.lastCheckpoint, s.stoppedBySignal || s.finalStep < s.totalSteps {
             lines.append("saved \(last.path); resume with: mlm-adapt --resume \(s.outputDirectory.path)")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Optimization
 import Training
 
 // Option groups shared by the training commands (adapt, classify, ner). Values are optional so a

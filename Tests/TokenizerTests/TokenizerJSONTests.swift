@@ -3,7 +3,7 @@ import Testing
 @testable import Tokenizer
 
 /// `huggingFaceJSON()` equals what HF tokenizers' BertWordPieceTokenizer saves for the same vocab and casing
-/// (goldens from Tests/Fixtures/checkpoint/generate_tokenizer_json.py).
+/// (goldens from Scripts/fixtures/checkpoint/generate_tokenizer_json.py).
 @Suite struct TokenizerJSONTests {
     static let checkpointFixtures = Fixtures.repositoryRoot.appendingPathComponent("Tests/Fixtures/checkpoint")
 

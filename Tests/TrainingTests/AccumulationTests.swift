@@ -4,6 +4,7 @@ import Testing
 @testable import Checkpoint
 @testable import Masking
 @testable import Model
+import Optimization
 @testable import Training
 
 @Suite struct AccumulationTests {

@@ -3,6 +3,9 @@ import Foundation
 @testable import Model
 @testable import Training
 
+let fixturesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures")
+
 /// A temporary folder with a tiny vocabulary (built from the test corpus), a tiny BERT config,
 /// and the corpus path, for end-to-end runs that take seconds in a debug build.
 struct TinySetup {

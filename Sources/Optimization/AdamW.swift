@@ -1,0 +1,108 @@
+import Foundation
+import Model
+
+/// Hyperparameters of AdamW other than the learning rate (which the schedule supplies per step).
+public struct AdamWSettings: Codable, Equatable, Sendable {
+    public var beta1: Double
+    public var beta2: Double
+    public var epsilon: Double
+    public var weightDecay: Double
+
+    public init(beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0.01) {
+        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
+    }
+}
+
+/// AdamW as `torch.optim.AdamW`: decoupled weight decay (`p -= lr·wd·p`) then the
+/// bias-corrected Adam step. Only trainable tensors have moments; tensors whose
+/// `ParameterTensor.decays` is false (biases, LayerNorm) get no weight decay.
+public final class AdamW {
+    public let settings: AdamWSettings
+    public let spans: TrainableSpans
+    /// Number of updates applied so far (torch's `state["step"]`).
+    public private(set) var stepCount: Int = 0
+    /// Exponential moving averages of the gradient and its square, compact over `spans`.
+    public let firstMoments: UnsafeMutableBufferPointer<Float>
+    public let secondMoments: UnsafeMutableBufferPointer<Float>
+    public var threads: Int
+
+    public init(spans: TrainableSpans, settings: AdamWSettings = AdamWSettings(), threads: Int = 2) {
+        self.spans = spans
+        self.settings = settings
+        self.threads = max(1, threads)
+        firstMoments = .allocate(capacity: spans.elementCount)
+        firstMoments.initialize(repeating: 0)
+        secondMoments = .allocate(capacity: spans.elementCount)
+        secondMoments.initialize(repeating: 0)
+    }
+
+    deinit {
+        firstMoments.deallocate()
+        secondMoments.deallocate()
+    }
+
+    /// The moments of one trainable tensor, or nil if it is frozen or unknown.
+    public func moments(of name: String) -> (first: UnsafeMutableBufferPointer<Float>,
+                                              second: UnsafeMutableBufferPointer<Float>)? {
+        guard let start = spans.stateOffsets[name],
+              let tensor = spans.tensors.first(where: { $0.name == name }) else { return nil }
+        return (UnsafeMutableBufferPointer(rebasing: firstMoments[start..<start + tensor.count]),
+                UnsafeMutableBufferPointer(rebasing: secondMoments[start..<start + tensor.count]))
+    }
+
+    /// Sets the update counter when moments are restored from a checkpoint.
+    public func restore(stepCount: Int) {
+        self.stepCount = max(0, stepCount)
+    }
+
+    /// Applies one AdamW update to the trainable tensors of `parameters` using `gradients`
+    /// (both full arenas laid out as `spans` expects).
+    public func update(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
+                       learningRate: Double) {
+        stepCount += 1
+        let step = Double(stepCount)
+        let bias1 = 1 - pow(settings.beta1, step)
+        let bias2Sqrt = (1 - pow(settings.beta2, step)).squareRoot()
+        // As torch: scalars are computed in double, the tensor arithmetic in float.
+        let decayFactor = Float(1 - learningRate * settings.weightDecay)
+        let applyDecay = settings.weightDecay != 0
+        let stepSize = Float(learningRate / bias1)
+        let oneMinusBeta1 = Float(1 - settings.beta1)
+        let beta2 = Float(settings.beta2)
+        let oneMinusBeta2 = Float(1 - settings.beta2)
+        let biasSqrt = Float(bias2Sqrt)
+        let eps = Float(settings.epsilon)
+        guard let p = parameters.baseAddress, let g = gradients.baseAddress,
+              let m = firstMoments.baseAddress, let v = secondMoments.baseAddress else { return }
+        spans.forEachChunk(threads: threads, AdamWUpdate(
+            p: p, g: g, m: m, v: v, decayFactor: decayFactor, applyDecay: applyDecay, stepSize: stepSize,
+            oneMinusBeta1: oneMinusBeta1, beta2: beta2, oneMinusBeta2: oneMinusBeta2, biasSqrt: biasSqrt, eps: eps))
+    }
+}
+
+/// The update of one chunk's pieces, with the step's scalars.
+private struct AdamWUpdate: SpanChunkBody {
+    let p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>
+    let m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    let decayFactor: Float, applyDecay: Bool, stepSize: Float
+    let oneMinusBeta1: Float, beta2: Float, oneMinusBeta2: Float, biasSqrt: Float, eps: Float
+
+    func run(chunk: Int, pieces: [TrainableSpans.Piece]) {
+        for piece in pieces {
+            let pp = p + piece.arenaStart, gp = g + piece.arenaStart
+            let mp = m + piece.stateStart, vp = v + piece.stateStart
+            let decay = applyDecay && piece.decays
+            for i in 0..<piece.count {
+                var param = pp[i]
+                if decay { param *= decayFactor }
+                let grad = gp[i]
+                let mi = mp[i] + oneMinusBeta1 * (grad - mp[i])
+                let vi = vp[i] * beta2 + oneMinusBeta2 * (grad * grad)
+                mp[i] = mi
+                vp[i] = vi
+                let denom = vi.squareRoot() / biasSqrt + eps
+                pp[i] = param - stepSize * (mi / denom)
+            }
+        }
+    }
+}
