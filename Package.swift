@@ -26,7 +26,8 @@ let package = Package(
 
         .target(name: "SeededRandom"),
         .target(name: "Tokenizer"),
-        .target(name: "Corpus", dependencies: ["SeededRandom", "Tokenizer", "CZlib"]),
+        .target(name: "Tables"),
+        .target(name: "Corpus", dependencies: ["SeededRandom", "Tables", "Tokenizer", "CZlib"]),
         .target(name: "Masking", dependencies: ["Corpus", "SeededRandom", "Tokenizer"]),
         .target(name: "CTensorKernels"),
         .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels", "SeededRandom"]),
@@ -40,7 +41,7 @@ let package = Package(
             ]),
         .target(
             name: "Classification",
-            dependencies: ["Checkpoint", "Model", "Optimization", "SeededRandom", "TensorKernels", "Tokenizer"]),
+            dependencies: ["Checkpoint", "Model", "Optimization", "SeededRandom", "Tables", "TensorKernels", "Tokenizer"]),
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [

@@ -16,17 +16,51 @@ public enum CheckpointFile {
     static func write(
         _ tensors: [TensorView], metadata: [String: String], to url: URL, compression: Gzip.Options, fault: WriteFault?
     ) throws {
-        let plain = SafeTensorsWriter.serialize(tensors, metadata: metadata)
+        try refuseNonFinite(tensors, file: url.path)
+        let plain = SafeTensorsWriter.serialize(tensors, metadata: ContentChecksums.stamped(metadata, tensors: tensors))
         let pieces = url.pathExtension == "gz"
             ? try plain.withUnsafeBytes { try Gzip.compressMembers($0, options: compression) } : [plain]
         try AtomicFile.write(pieces, to: url, fault: fault)
     }
 
-    /// Reads a plain or gzip-compressed safetensors file (recognised by its first bytes).
+    /// Reads a plain or gzip-compressed safetensors file (recognised by its first bytes). A compressed
+    /// file's size is taken from its safetensors header, inflated first, and checked against memory
+    /// before the rest is allocated. Tensor and metadata checksums are verified when present.
     public static func read(_ url: URL) throws -> SafeTensorsFile {
         let raw = try readAllBytes(url)
-        let plain = Gzip.isGzip(raw) ? try Gzip.decompress(raw, source: url.path) : raw
-        return try SafeTensorsFile(bytes: plain, source: url.path)
+        let file: SafeTensorsFile
+        if Gzip.isGzip(raw) {
+            let lengthField = try Gzip.inflatePrefix(raw, count: 8, source: url.path)
+            let prefixLength = try SafeTensorsHeader.requiredPrefix(lengthField: lengthField, source: url.path)
+            let header = try SafeTensorsHeader(prefix: Gzip.inflatePrefix(raw, count: prefixLength, source: url.path),
+                                               source: url.path)
+            try checkFitsInMemory(header.impliedFileSize, source: url.path)
+            file = try SafeTensorsFile(
+                bytes: Gzip.decompress(raw, source: url.path, expectedSize: header.impliedFileSize), source: url.path)
+        } else {
+            file = try SafeTensorsFile(bytes: raw, source: url.path)
+        }
+        try ContentChecksums.verify(file)
+        return file
+    }
+
+    /// A checkpoint with NaN or Inf in it is never written: resuming from it would train on garbage.
+    private static func refuseNonFinite(_ tensors: [TensorView], file: String) throws {
+        for tensor in tensors {
+            let bad = tensor.values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+            if bad > 0 {
+                throw CheckpointError.invalidTensor(
+                    file: file, tensor: tensor.name, reason: "holds \(bad) non-finite value(s) (NaN or Inf); not written")
+            }
+        }
+    }
+
+    private static func checkFitsInMemory(_ size: Int, source: String) throws {
+        let available = ProcessInfo.processInfo.physicalMemory
+        guard UInt64(size) < available else {
+            throw CheckpointError.invalidHeader(
+                file: source, reason: "its header describes \(size) bytes of tensors, more than this machine's \(available) bytes of memory")
+        }
     }
 }
 

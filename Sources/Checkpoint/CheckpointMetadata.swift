@@ -79,7 +79,7 @@ public struct CheckpointMetadata: Sendable, Equatable {
         dataCursorJSON = dictionary[Key.dataCursor]
         rngState = dictionary[Key.rngState]
         metricsJSON = dictionary[Key.metrics]
-        extra = dictionary.filter { !Key.all.contains($0.key) }
+        extra = dictionary.filter { !Key.all.contains($0.key) && !ContentChecksums.keys.contains($0.key) }
     }
 
     public func dictionary() -> [String: String] {

@@ -5,6 +5,8 @@ import Foundation
 /// model file). Keeps the last `keepLast` steps.
 public struct CheckpointStore: Sendable {
     public static let latestPointerName = "latest"
+    /// Metadata key both files of one save carry, so a model is never resumed with another save's moments.
+    static let saveIDKey = "save_id"
     public let directory: URL
     public let keepLast: Int
     public var compression: Gzip.Options
@@ -40,18 +42,27 @@ public struct CheckpointStore: Sendable {
         } catch {
             throw CheckpointError.io(file: directory.path, reason: "cannot create the checkpoint folder (\(error.localizedDescription))")
         }
-        AtomicFile.removeAbandonedTemporaries(in: directory)
+        removeLeftovers()
+        let saveID = UUID().uuidString
         var stamped = metadata
         stamped.step = step
+        stamped.extra[Self.saveIDKey] = saveID
         let url = modelURL(step: step)
+        let optimizerURL = Self.optimizerURL(for: url)
         if let optimizer {
             var optimizerMetadata = CheckpointMetadata(step: step)
             optimizerMetadata.extra["content"] = "optimizer"
-            try CheckpointFile.write(optimizer, metadata: optimizerMetadata.dictionary(), to: Self.optimizerURL(for: url),
+            optimizerMetadata.extra[Self.saveIDKey] = saveID
+            try CheckpointFile.write(optimizer, metadata: optimizerMetadata.dictionary(), to: optimizerURL,
                                      compression: compression, fault: fault)
         }
-        try CheckpointFile.write(model, metadata: stamped.dictionary(), to: url, compression: compression,
-                                 fault: fault)
+        do {
+            try CheckpointFile.write(model, metadata: stamped.dictionary(), to: url, compression: compression, fault: fault)
+        } catch {
+            // Its model never landed: a sibling left behind would only take space a retry needs.
+            if optimizer != nil { try? FileManager.default.removeItem(at: optimizerURL) }
+            throw error
+        }
         try AtomicFile.write(text: url.lastPathComponent + "\n", to: directory.appendingPathComponent(Self.latestPointerName))
         try prune(keeping: url)
         return url
@@ -73,6 +84,37 @@ public struct CheckpointStore: Sendable {
             throw CheckpointError.io(file: pointer.path, reason: "names \(name), which does not exist")
         }
         return url
+    }
+
+    /// The optimizer state saved together with `model`; refuses a sibling from another save (two runs
+    /// on one folder, or a copy put beside the wrong model).
+    public static func readOptimizer(pairedWith model: LoadedCheckpoint) throws -> SafeTensorsFile {
+        let url = optimizerURL(for: model.url)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw CheckpointError.io(file: url.path, reason: "missing (the optimizer state of \(model.url.lastPathComponent))")
+        }
+        let file = try CheckpointFile.read(url)
+        let modelID = model.metadata.extra[saveIDKey]
+        guard modelID == file.metadata[saveIDKey] else {
+            throw CheckpointError.io(
+                file: url.path,
+                reason: "belongs to another save than \(model.url.lastPathComponent) (save_id \(file.metadata[saveIDKey] ?? "none") vs "
+                    + "\(modelID ?? "none")); refusing to resume with mismatched optimizer state")
+        }
+        return file
+    }
+
+    /// Temporaries of writers that no longer run, and optimizer files whose model is gone.
+    public func removeLeftovers() {
+        AtomicFile.removeAbandonedTemporaries(in: directory)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let suffix = ".optimizer.safetensors.gz"
+        for name in names where name.hasSuffix(suffix) {
+            let model = directory.appendingPathComponent(String(name.dropLast(suffix.count)) + ".safetensors.gz")
+            if !FileManager.default.fileExists(atPath: model.path) {
+                try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+            }
+        }
     }
 
     /// Model checkpoint files present, oldest step first.

@@ -56,17 +56,57 @@ public enum Gzip {
     }
 
     /// Inflates every member, checking each CRC32 and ISIZE. `source` names the file in errors.
-    public static func decompress(_ input: [UInt8], source: String) throws -> [UInt8] {
+    /// `expectedSize`, the uncompressed size the content implies (see `inflatePrefix`), bounds what is
+    /// allocated: members whose ISIZE fields add up to anything else are refused before allocating,
+    /// and a stream without length fields stops as soon as it runs past it.
+    public static func decompress(_ input: [UInt8], source: String, expectedSize: Int? = nil) throws -> [UInt8] {
         try input.withUnsafeBytes { bytes in
             do {
                 if let members = try indexOwnMembers(bytes) {
+                    let total = members.last.map { $0.outputOffset + $0.outputCount } ?? 0
+                    if let expectedSize, total != expectedSize {
+                        throw GzipFailure.corrupt(
+                            total < expectedSize
+                                ? "truncated: the members hold \(total) bytes, the content's header implies \(expectedSize)"
+                                : "the members' ISIZE fields add up to \(total) bytes, the content's header implies \(expectedSize)")
+                    }
                     return try inflateIndexed(bytes, members: members)
                 }
-                return try inflateSequentially(bytes)
+                return try inflateSequentially(bytes, limit: expectedSize)
             } catch let failure as GzipFailure {
                 throw CheckpointError.corruptGzip(file: source, reason: failure.description)
             }
         }
+    }
+
+    /// The first `count` uncompressed bytes (fewer when the stream is shorter), inflated through zlib
+    /// without trusting any ISIZE field: enough to read a header that says how large the rest is.
+    public static func inflatePrefix(_ input: [UInt8], count: Int, source: String) throws -> [UInt8] {
+        guard isGzip(input) else { throw CheckpointError.corruptGzip(file: source, reason: "not a gzip file (bad magic number)") }
+        var stream = z_stream()
+        guard inflateInit2_(&stream, MAX_WBITS + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        else { throw CheckpointError.corruptGzip(file: source, reason: "inflateInit2 failed") }
+        defer { inflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: count)
+        let produced = input.withUnsafeBytes { raw -> Int in
+            output.withUnsafeMutableBytes { out -> Int in
+                stream.next_in = UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: Bytef.self))
+                stream.avail_in = uInt(raw.count)
+                stream.next_out = out.baseAddress?.assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(out.count)
+                while stream.avail_out > 0 {
+                    let status = inflate(&stream, Z_NO_FLUSH)
+                    guard status == Z_OK || status == Z_STREAM_END else { break }
+                    if status == Z_STREAM_END {
+                        guard stream.avail_in > 0 else { break }
+                        inflateReset(&stream)
+                    }
+                }
+                return out.count - Int(stream.avail_out)
+            }
+        }
+        output.removeLast(count - produced)
+        return output
     }
 
     /// True when the bytes start with the gzip magic number.
@@ -143,6 +183,11 @@ public enum Gzip {
             }
             let end = position + memberLength
             let count = Int(loadLE32(bytes, at: end - 4))
+            let deflatedCount = memberLength - headerLength - trailerLength
+            guard count <= maximumInflation(ofDeflated: deflatedCount) else {
+                throw GzipFailure.corrupt(
+                    "member \(members.count) at byte \(position): ISIZE \(count) is more than \(deflatedCount) deflated bytes can hold")
+            }
             members.append(IndexedMember(
                 deflateRange: (position + headerLength)..<(end - trailerLength), outputOffset: outputOffset,
                 outputCount: count, crc: loadLE32(bytes, at: end - 8)))
@@ -151,6 +196,9 @@ public enum Gzip {
         }
         return members.isEmpty ? nil : members
     }
+
+    /// DEFLATE cannot expand more than 1032:1 (a 258-byte match per 2 bits), so an ISIZE above this is a lie.
+    static func maximumInflation(ofDeflated count: Int) -> Int { 1032 * (count + 1) }
 
     private static func inflateIndexed(_ bytes: UnsafeRawBufferPointer, members: [IndexedMember]) throws -> [UInt8] {
         let total = members.last.map { $0.outputOffset + $0.outputCount } ?? 0
@@ -209,7 +257,7 @@ public enum Gzip {
     }
 
     /// Any RFC 1952 file: zlib parses each header and checks each trailer's CRC32 and ISIZE.
-    private static func inflateSequentially(_ bytes: UnsafeRawBufferPointer) throws -> [UInt8] {
+    private static func inflateSequentially(_ bytes: UnsafeRawBufferPointer, limit: Int?) throws -> [UInt8] {
         guard isGzip(bytes) else { throw GzipFailure.corrupt("not a gzip file (bad magic number)") }
         var stream = z_stream()
         guard inflateInit2_(&stream, MAX_WBITS + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
@@ -227,6 +275,9 @@ public enum Gzip {
                 return inflate(&stream, Z_NO_FLUSH)
             }
             output.append(contentsOf: block[0..<(block.count - Int(stream.avail_out))])
+            if let limit, output.count > limit {
+                throw GzipFailure.corrupt("inflates to more than the \(limit) bytes the content's header implies")
+            }
             switch status {
             case Z_OK:
                 continue

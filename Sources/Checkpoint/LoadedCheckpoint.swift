@@ -46,6 +46,14 @@ public struct LoadedCheckpoint: Sendable {
         let configJSON = try metadata.configJSON ?? readTextIfPresent(configFile)
         let configSource = metadata.configJSON != nil ? "\(file.path) (metadata 'config')" : configFile.path
         let config = try configJSON.map { try BertConfig.decode(Data($0.utf8), source: configSource) }
+        if let embedded = metadata.vocabularyText, let config {
+            // Our writer embeds exactly vocab_size tokens; one changed byte that merges or splits a line shifts every later id.
+            let count = vocabularyTokens(fromText: embedded).count
+            guard count == config.vocabSize else {
+                throw CheckpointError.vocabMismatch(
+                    file: file.path, reason: "the embedded vocab has \(count) tokens but vocab_size is \(config.vocabSize)")
+            }
+        }
         let vocabularyText = try metadata.vocabularyText ?? readTextIfPresent(folder.appendingPathComponent("vocab.txt"))
         var doLowerCase = metadata.doLowerCase
         if doLowerCase == nil, let tokenizerConfig = try readTextIfPresent(folder.appendingPathComponent("tokenizer_config.json")) {

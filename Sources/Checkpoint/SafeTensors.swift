@@ -48,49 +48,11 @@ public struct SafeTensorsFile: Sendable {
     public init(bytes: [UInt8], source: String) throws {
         self.source = source
         self.bytes = bytes
-        guard bytes.count >= 8 else {
-            throw CheckpointError.invalidHeader(file: source, reason: "file is \(bytes.count) bytes, shorter than the 8-byte header length")
-        }
-        let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(Self.maximumHeaderLength) else {
-            throw CheckpointError.invalidHeader(
-                file: source, reason: "header length \(headerLength) exceeds the \(Self.maximumHeaderLength)-byte limit")
-        }
-        guard Int(headerLength) <= bytes.count - 8 else {
-            throw CheckpointError.invalidHeader(
-                file: source, reason: "header length \(headerLength) runs past the end of the \(bytes.count)-byte file (truncated?)")
-        }
-        dataStart = 8 + Int(headerLength)
-        let json: Any
-        do {
-            json = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart]))
-        } catch {
-            throw CheckpointError.invalidHeader(file: source, reason: "header is not valid JSON (\(error.localizedDescription))")
-        }
-        guard let object = json as? [String: Any] else {
-            throw CheckpointError.invalidHeader(file: source, reason: "header is not a JSON object")
-        }
-        var metadata: [String: String] = [:]
-        var entries: [SafeTensorsEntry] = []
-        for (name, value) in object {
-            if name == Self.metadataKey {
-                guard let map = value as? [String: Any] else {
-                    throw CheckpointError.invalidHeader(file: source, reason: "__metadata__ is not an object")
-                }
-                for (key, item) in map {
-                    guard let text = item as? String else {
-                        throw CheckpointError.invalidHeader(file: source, reason: "__metadata__ value '\(key)' is not a string")
-                    }
-                    metadata[key] = text
-                }
-                continue
-            }
-            entries.append(try Self.parseEntry(name: name, value: value, source: source))
-        }
-        entries.sort { ($0.dataRange.lowerBound, $0.dataRange.upperBound) < ($1.dataRange.lowerBound, $1.dataRange.upperBound) }
+        let header = try SafeTensorsHeader(prefix: bytes, source: source)
+        dataStart = header.dataStart
         let dataLength = bytes.count - dataStart
         var expectedStart = 0
-        for entry in entries {
+        for entry in header.entries {
             guard entry.dataRange.lowerBound == expectedStart else {
                 let problem = entry.dataRange.lowerBound < expectedStart ? "overlaps the previous tensor" : "leaves a gap after the previous tensor"
                 throw CheckpointError.invalidTensor(
@@ -108,12 +70,12 @@ public struct SafeTensorsFile: Sendable {
             throw CheckpointError.invalidHeader(
                 file: source, reason: "tensors cover \(expectedStart) bytes but the data section has \(dataLength)")
         }
-        self.entries = entries
-        self.metadata = metadata
-        self.indexByName = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
+        self.entries = header.entries
+        self.metadata = header.metadata
+        self.indexByName = Dictionary(uniqueKeysWithValues: header.entries.enumerated().map { ($1.name, $0) })
     }
 
-    private static func parseEntry(name: String, value: Any, source: String) throws -> SafeTensorsEntry {
+    fileprivate static func parseEntry(name: String, value: Any, source: String) throws -> SafeTensorsEntry {
         func invalid(_ reason: String) -> CheckpointError { .invalidTensor(file: source, tensor: name, reason: reason) }
         guard let fields = value as? [String: Any] else { throw invalid("entry is not a JSON object") }
         guard let dtypeName = fields["dtype"] as? String else { throw invalid("missing dtype") }
@@ -178,6 +140,11 @@ public struct SafeTensorsFile: Sendable {
                     file: source, tensor: entry.name, reason: "dtype \(entry.dtype.rawValue) cannot be loaded as a float parameter")
             }
         }
+        let nonFinite = destination.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        guard nonFinite == 0 else {
+            throw CheckpointError.invalidTensor(
+                file: source, tensor: entry.name, reason: "holds \(nonFinite) non-finite value(s) (NaN or Inf); refused")
+        }
     }
 
     /// A tensor as a new Float array (convenience for tests and small tensors).
@@ -188,6 +155,70 @@ public struct SafeTensorsFile: Sendable {
         var values = [Float](repeating: 0, count: entry.elementCount)
         try values.withUnsafeMutableBufferPointer { try readFloats(entry, into: $0) }
         return values
+    }
+}
+
+/// The length prefix and JSON header of a safetensors file, parsed from the file's first bytes.
+/// It tells the whole file's size before the data is read, so a reader can bound what it allocates.
+public struct SafeTensorsHeader: Sendable {
+    /// Byte offset of the data section (8 + header length).
+    public let dataStart: Int
+    /// Entries in data-offset order.
+    public let entries: [SafeTensorsEntry]
+    public let metadata: [String: String]
+
+    /// The file size the header implies: the data section ends where the last tensor ends.
+    public var impliedFileSize: Int { dataStart + (entries.last?.dataRange.upperBound ?? 0) }
+
+    /// Bytes needed to parse the header: the 8-byte length, then that many bytes.
+    public static func requiredPrefix(lengthField: some Collection<UInt8>, source: String) throws -> Int {
+        guard lengthField.count >= 8 else {
+            throw CheckpointError.invalidHeader(file: source, reason: "file is \(lengthField.count) bytes, shorter than the 8-byte header length")
+        }
+        let headerLength = lengthField.prefix(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard headerLength <= UInt64(SafeTensorsFile.maximumHeaderLength) else {
+            throw CheckpointError.invalidHeader(
+                file: source, reason: "header length \(headerLength) exceeds the \(SafeTensorsFile.maximumHeaderLength)-byte limit")
+        }
+        return 8 + Int(headerLength)
+    }
+
+    /// Parses the header from `prefix`, which holds at least `requiredPrefix` bytes of the file.
+    public init(prefix bytes: [UInt8], source: String) throws {
+        dataStart = try Self.requiredPrefix(lengthField: bytes.prefix(8), source: source)
+        guard dataStart <= bytes.count else {
+            throw CheckpointError.invalidHeader(
+                file: source, reason: "header length \(dataStart - 8) runs past the end of the \(bytes.count)-byte file (truncated?)")
+        }
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart]))
+        } catch {
+            throw CheckpointError.invalidHeader(file: source, reason: "header is not valid JSON (\(error.localizedDescription))")
+        }
+        guard let object = json as? [String: Any] else {
+            throw CheckpointError.invalidHeader(file: source, reason: "header is not a JSON object")
+        }
+        var metadata: [String: String] = [:]
+        var entries: [SafeTensorsEntry] = []
+        for (name, value) in object {
+            if name == SafeTensorsFile.metadataKey {
+                guard let map = value as? [String: Any] else {
+                    throw CheckpointError.invalidHeader(file: source, reason: "__metadata__ is not an object")
+                }
+                for (key, item) in map {
+                    guard let text = item as? String else {
+                        throw CheckpointError.invalidHeader(file: source, reason: "__metadata__ value '\(key)' is not a string")
+                    }
+                    metadata[key] = text
+                }
+                continue
+            }
+            entries.append(try SafeTensorsFile.parseEntry(name: name, value: value, source: source))
+        }
+        entries.sort { ($0.dataRange.lowerBound, $0.dataRange.upperBound) < ($1.dataRange.lowerBound, $1.dataRange.upperBound) }
+        self.entries = entries
+        self.metadata = metadata
     }
 }
 

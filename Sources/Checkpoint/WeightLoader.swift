@@ -53,8 +53,6 @@ public struct LoadReport: Sendable, CustomStringConvertible {
     public var createdMaskedLMHead = false
     /// File tensors of a head the layout does not have (e.g. the pooler for BertForMaskedLM).
     public var unused: [String] = []
-    /// File tensors that match nothing.
-    public var unexpected: [String] = []
     /// Non-parameter buffers such as `embeddings.position_ids`.
     public var ignoredBuffers: [String] = []
     /// File dtypes other than F32 that were converted, with tensor counts.
@@ -66,7 +64,6 @@ public struct LoadReport: Sendable, CustomStringConvertible {
         if createdMaskedLMHead { lines.append("MLM head absent: created it (transform initialised, decoder tied to word embeddings)") }
         if !initialized.isEmpty { lines.append("newly initialised: \(initialized.joined(separator: ", "))") }
         if !unused.isEmpty { lines.append("unused (head not in this model): \(unused.joined(separator: ", "))") }
-        if !unexpected.isEmpty { lines.append("unexpected: \(unexpected.joined(separator: ", "))") }
         if !ignoredBuffers.isEmpty { lines.append("ignored buffers: \(ignoredBuffers.joined(separator: ", "))") }
         for (dtype, count) in convertedDTypes.sorted(by: { $0.key < $1.key }) {
             lines.append("converted \(count) tensors from \(dtype) to F32")
@@ -79,7 +76,7 @@ public struct LoadReport: Sendable, CustomStringConvertible {
 extension LoadedCheckpoint {
     /// Fills `arena` (laid out by `layout`) from this checkpoint: checks the config, every
     /// dtype and shape, maps the naming variants, creates absent heads when allowed, and
-    /// reports missing, unused and unexpected tensors by name.
+    /// reports missing and unused tensors by name, and refuses unexpected ones.
     public func loadWeights(
         into arena: UnsafeMutableBufferPointer<Float>, layout: ParameterLayout, options: LoadOptions = LoadOptions()
     ) throws -> LoadReport {
@@ -130,6 +127,7 @@ extension LoadedCheckpoint {
             report.createdMaskedLMHead = !headNames.isEmpty && headNames.allSatisfy { report.initialized.contains($0) }
         }
 
+        var unexpected: [String] = []
         for entry in tensors.entries {
             guard let name = WeightNames.canonical(entry.name), !consumed.contains(name) else { continue }
             switch name {
@@ -144,10 +142,26 @@ extension LoadedCheckpoint {
             case _ where WeightNames.isHead(name):
                 report.unused.append(entry.name)
             default:
-                report.unexpected.append(entry.name)
+                unexpected.append(entry.name)
             }
         }
+        try refuseUnexpected(unexpected, config: layout.config)
         return report
+    }
+
+    /// A tensor that matches nothing means the file is not the model its config describes (most often a
+    /// config with fewer layers than the file holds): loading it anyway would silently drop weights.
+    private func refuseUnexpected(_ names: [String], config: BertConfig) throws {
+        guard let first = names.first else { return }
+        let layerPattern = /encoder\.layer\.(\d+)\./
+        if let layer = names.compactMap({ $0.firstMatch(of: layerPattern).flatMap { Int($0.1) } }).max(),
+           layer >= config.numHiddenLayers {
+            throw CheckpointError.configMismatch(
+                file: source, reason: "the file holds encoder layer \(layer) but num_hidden_layers is \(config.numHiddenLayers)")
+        }
+        throw CheckpointError.invalidTensor(
+            file: source, tensor: first,
+            reason: "matches no parameter of the model" + (names.count > 1 ? " (and \(names.count - 1) more: \(names.dropFirst().prefix(5).joined(separator: ", ")))" : ""))
     }
 
     private func load(

@@ -247,7 +247,7 @@ public final class CorpusStreamer {
         let wantValidation = options.split == .validation
         while readFile < files.count {
             let path = files[fileOrder[readFile]]
-            let reader = try documents ?? DocumentReader(path: path, position: readPosition, mode: options.mode)
+            let reader = try documents ?? DocumentReader(path: path, position: readPosition, mode: options.mode, textColumn: options.textColumn ?? CorpusOptions.defaultTextColumn)
             documents = reader
             chunkFile = readFile
             chunkStart = readPosition
@@ -276,7 +276,7 @@ public final class CorpusStreamer {
                 readFile += 1
                 readPosition = .start
             } else {
-                readPosition = reader.lines.position
+                readPosition = reader.position
             }
             if !texts.isEmpty {
                 chunk.tokenize(texts)

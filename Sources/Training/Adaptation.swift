@@ -101,6 +101,8 @@ public final class Adaptation {
         let tokenizer = prepared.tokenizer
         let vocabulary = prepared.vocabulary
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let folderLock = try RunFolderLock(directory: outputDirectory)
+        defer { withExtendedLifetime(folderLock) {} }
         let store = CheckpointStore(directory: outputDirectory, keepLast: settings.keepLast)
 
         // Data.
@@ -137,7 +139,8 @@ public final class Adaptation {
         var state = TrainerState(step: 0, epoch: 0, batchInEpoch: 0, seed: settings.seed)
         if let resumeState {
             state = resumeState.state
-            try restoreMoments(into: trainer.optimizer, from: resumeState.checkpoint, step: state.step)
+            guard let checkpoint = prepared.checkpoint else { throw TrainingError.resume("\(resumeState.checkpoint.path): not a checkpoint") }
+            try restoreMoments(into: trainer.optimizer, from: checkpoint, step: state.step)
         }
         let startStep = state.step
         if startStep > totalSteps {
@@ -377,12 +380,9 @@ public final class Adaptation {
         }
     }
 
-    func restoreMoments(into optimizer: AdamW, from checkpoint: URL, step: Int) throws {
-        let url = CheckpointStore.optimizerURL(for: checkpoint)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw TrainingError.resume("\(url.path) (the optimizer state of \(checkpoint.lastPathComponent)) is missing")
-        }
-        let file = try CheckpointFile.read(url)
+    func restoreMoments(into optimizer: AdamW, from checkpoint: LoadedCheckpoint, step: Int) throws {
+        let url = CheckpointStore.optimizerURL(for: checkpoint.url)
+        let file = try CheckpointStore.readOptimizer(pairedWith: checkpoint)
         for tensor in optimizer.spans.tensors {
             guard let pair = optimizer.moments(of: tensor.name) else { continue }
             for (prefix, buffer) in [(Self.firstMomentPrefix, pair.first), (Self.secondMomentPrefix, pair.second)] {

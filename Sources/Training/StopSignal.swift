@@ -22,7 +22,7 @@ private func handleStopSignal(_ signal: Int32) {
     }
 }
 
-/// Turns SIGINT and SIGTERM into a flag the training loop checks between steps, so that it can
+/// Turns SIGINT, SIGTERM and SIGHUP (a closed terminal) into a flag the training loop checks between steps, so that it can
 /// save a checkpoint and exit cleanly. A second signal exits at once.
 public final class StopSignal: Sendable {
     private let requested = Atomic<Int32>(0)
@@ -45,7 +45,7 @@ public final class StopSignal: Sendable {
         _ = requested.compareExchange(expected: 0, desired: signal, ordering: .acquiringAndReleasing)
     }
 
-    /// Installs the SIGINT and SIGTERM handlers; `notice` is printed to stderr on the first one.
+    /// Installs the SIGINT, SIGTERM and SIGHUP handlers; `notice` is printed to stderr on the first one.
     public func install(notice: String = "\nstopping after this step and saving a checkpoint (send the signal again to quit without saving)\n") {
         if stopNotice == nil {
             let bytes = Array(notice.utf8)
@@ -61,8 +61,9 @@ public final class StopSignal: Sendable {
         sigemptyset(&unblock)
         sigaddset(&unblock, SIGINT)
         sigaddset(&unblock, SIGTERM)
+        sigaddset(&unblock, SIGHUP)
         pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-        for sig in [SIGINT, SIGTERM] {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = handleStopSignal
             sigemptyset(&action.sa_mask)
@@ -75,6 +76,7 @@ public final class StopSignal: Sendable {
     public func uninstall() {
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
+        signal(SIGHUP, SIG_DFL)
         installed.store(false, ordering: .releasing)
     }
 }

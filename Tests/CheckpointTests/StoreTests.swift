@@ -14,7 +14,7 @@ import Testing
 
     static func metadata(step: Int) -> CheckpointMetadata {
         CheckpointMetadata(
-            configJSON: String(decoding: (try? tinyConfig.jsonData()) ?? Data(), as: UTF8.self), vocabularyText: "[PAD]\n[UNK]\n",
+            configJSON: String(decoding: (try? tinyConfig.jsonData()) ?? Data(), as: UTF8.self), vocabularyText: tinyVocabularyText,
             doLowerCase: true, runArgumentsJSON: "{\"lr\":0.0001}", step: step, dataCursorJSON: "{\"file\":3,\"offset\":77}",
             rngState: "12345", metricsJSON: "{\"loss\":2.5}")
     }
@@ -89,6 +89,63 @@ import Testing
         let copy = Arena(Self.layout)
         _ = try LoadedCheckpoint.open(latest).loadWeights(into: copy.buffer, layout: Self.layout)
         #expect(copy.values("bert.embeddings.word_embeddings.weight") == arena.values("bert.embeddings.word_embeddings.weight"))
+    }
+
+    /// The optimizer file landed but the model did not: the orphan sibling is removed, so a retry after
+    /// disk-full does not fail again on the space it holds.
+    @Test func failedModelWriteRemovesItsOptimizerSibling() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = CheckpointStore(directory: folder, keepLast: 3)
+        let arena = Self.arena(seed: 6)
+        try store.save(step: 1, model: arena.views(), optimizer: nil, metadata: Self.metadata(step: 1))
+        let before = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        let small = try #require(arena.views().first { $0.values.count <= 64 })
+        #expect(throws: CheckpointError.self) {
+            try store.save(step: 2, model: arena.views(), optimizer: [small], metadata: Self.metadata(step: 2),
+                           fault: WriteFault(kind: .diskFull, afterBytes: 20_000))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == before)
+    }
+
+    /// Two saves' files are never paired: the optimizer sibling carries its save's id.
+    @Test func optimizerFromAnotherSaveIsRefused() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let first = CheckpointStore(directory: folder.appendingPathComponent("a"))
+        let second = CheckpointStore(directory: folder.appendingPathComponent("b"))
+        let arena = Self.arena(seed: 7)
+        let optimizer = arena.views().map { TensorView(name: "exp_avg." + $0.name, shape: $0.shape, values: $0.values) }
+        let model = try first.save(step: 5, model: arena.views(), optimizer: optimizer, metadata: Self.metadata(step: 5))
+        let other = try second.save(step: 5, model: arena.views(), optimizer: optimizer, metadata: Self.metadata(step: 5))
+        #expect(try CheckpointStore.readOptimizer(pairedWith: LoadedCheckpoint.open(model)).entries.count == optimizer.count)
+        try FileManager.default.removeItem(at: CheckpointStore.optimizerURL(for: model))
+        try FileManager.default.copyItem(at: CheckpointStore.optimizerURL(for: other), to: CheckpointStore.optimizerURL(for: model))
+        let error = try #require(throws: CheckpointError.self) {
+            try CheckpointStore.readOptimizer(pairedWith: LoadedCheckpoint.open(model))
+        }
+        #expect(error.description.contains("belongs to another save"), "\(error)")
+    }
+
+    @Test func orphanOptimizerFilesAreRemoved() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = CheckpointStore(directory: folder)
+        let arena = Self.arena(seed: 8)
+        try Data("x".utf8).write(to: folder.appendingPathComponent("step-3.optimizer.safetensors.gz"))
+        try store.save(step: 4, model: arena.views(), optimizer: nil, metadata: Self.metadata(step: 4))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == ["latest", "step-4.safetensors.gz"])
+    }
+
+    @Test func aSecondRunOnTheSameFolderIsRefused() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try withExtendedLifetime(try RunFolderLock(directory: folder)) {
+            let error = try #require(throws: CheckpointError.self) { try RunFolderLock(directory: folder) }
+            #expect(error.description.contains("pid \(getpid())"), "\(error)")
+        }
+        // Released with its holder.
+        _ = try RunFolderLock(directory: folder)
     }
 
     /// A writer killed mid-file leaves `NAME.tmp-PID`; it is never taken for a checkpoint and

@@ -89,6 +89,10 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
 let tinyConfig = BertConfig(vocabSize: 100, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4,
                             intermediateSize: 48, maxPositionEmbeddings: 40)
 
+/// vocab.txt text with exactly `tinyConfig.vocabSize` tokens, as our writer embeds.
+let tinyVocabularyText = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (5..<tinyConfig.vocabSize).map { "w\($0)" })
+    .joined(separator: "\n") + "\n"
+
 /// Deterministic pseudo-random floats.
 func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
     var generator = SplitMix64(afterOneDrawFrom: seed)
