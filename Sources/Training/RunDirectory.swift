@@ -13,21 +13,4 @@ public enum RunDirectory {
         RunFolder.defaultURL(command: "adapt", data: RunFolder.dataName(corpus.first), variant: mask.rawValue, date: date,
                              root: root)
     }
-
-    /// The checkpoint `--resume PATH` means: a file as is; for a run folder, the one its
-    /// `latest` names, else its newest `step-N` checkpoint.
-    public static func resolveResume(_ path: String) throws -> URL {
-        let url = URL(fileURLWithPath: path)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw TrainingError.resume("\(path) does not exist")
-        }
-        guard isDirectory.boolValue else { return url }
-        let store = CheckpointStore(directory: url)
-        if let latest = try store.latest() { return latest }
-        guard let newest = store.checkpoints().last else {
-            throw TrainingError.resume("\(path) holds no step-N.safetensors.gz checkpoint")
-        }
-        return newest.url
-    }
 }

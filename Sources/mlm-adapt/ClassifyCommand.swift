@@ -7,7 +7,7 @@ import TensorKernels
 
 /// Options shared by `classify` and `ner`.
 struct FineTuneArguments: ParsableArguments {
-    @Option(help: "Starting checkpoint: an HF folder, a .safetensors(.gz) from `adapt` (default: \(RepositoryFiles.baseModel) of the repository).")
+    @Option(help: "Starting model: an `adapt` run folder or its `latest`, a .safetensors(.gz) file, an HF or sentence-transformers folder (default: \(RepositoryFiles.baseModel) of the repository).")
     var `init`: String?
 
     @Option(help: "Training file.")
