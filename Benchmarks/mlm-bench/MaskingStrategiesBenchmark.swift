@@ -68,7 +68,7 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
     /// The settings after applying the --quick and plain defaults.
     func plan() throws -> MaskingStrategiesPlan {
         let kinds = strategies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        for kind in kinds where maskingKind(named: kind) == nil {
+        for kind in kinds where MaskingStrategyKind(rawValue: kind) == nil {
             throw ValidationError("--strategies: unknown strategy '\(kind)' (token, whole-word, span)")
         }
         if kinds.isEmpty { throw ValidationError("--strategies: give at least one strategy") }
@@ -151,7 +151,7 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
             size: vocabulary.count, maskId: vocabulary.maskId, specialIds: vocabulary.specialIds)
         var results: [String: [UInt64: Double]] = [:]
         for name in plan.strategies {
-            guard let kind = maskingKind(named: name) else { continue }
+            guard let kind = MaskingStrategyKind(rawValue: name) else { continue }
             let strategy = try makeMaskingStrategy(MaskingOptions(strategy: kind, probability: 0.15), vocabulary: maskingVocabulary)
             var masked = MaskedBatch(batchSize: plan.batchSize, seqLength: plan.maxSeqLength)
             for seed in plan.seeds {
@@ -188,16 +188,6 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
         return object.mapValues { bySeed in
             Dictionary(uniqueKeysWithValues: bySeed.compactMap { key, value in UInt64(key).map { ($0, value) } })
         }
-    }
-}
-
-/// The masking kind for a CLI name (`mlm-adapt --mask` spells them token, whole-word, span).
-func maskingKind(named name: String) -> MaskingStrategyKind? {
-    switch name {
-    case "token": return .token
-    case "whole-word": return .wholeWord
-    case "span": return .span
-    default: return nil
     }
 }
 

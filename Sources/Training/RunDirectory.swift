@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Masking
 
 /// Names inside a run's output folder, besides the checkpoints `CheckpointStore` manages.
 public enum RunDirectory {
@@ -8,7 +9,7 @@ public enum RunDirectory {
 
     /// `runs/<yyyy-mm-dd-HHMM>-<corpus name>-<mask>` (UTC), the corpus name being the first
     /// corpus path's file name without extensions (or its folder name for a glob).
-    public static func defaultURL(corpus: [String], mask: MaskingKind, date: Date = Date(),
+    public static func defaultURL(corpus: [String], mask: MaskingStrategyKind, date: Date = Date(),
                                   root: URL = URL(fileURLWithPath: "runs")) -> URL {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

@@ -35,9 +35,6 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Stop after this many epochs without a better dev score; 0 trains every epoch.")
     var patience = 2
 
-    @Option(help: "Seed for the head's initialisation, data order, sampling and dropout.")
-    var seed: UInt64 = 42
-
     @Option(help: "Tokens per example, [CLS] and [SEP] included; longer ones are cut.")
     var maxSeqLength = 128
 
@@ -56,14 +53,17 @@ struct FineTuneArguments: ParsableArguments {
     @Flag(help: "Freeze the whole encoder: train the pooler and classifier on fixed features (a baseline).")
     var freezeEncoder = false
 
-    @Option(help: "Worker threads (GEMMs and elementwise work).")
-    var threads = 2
-
     @Option(help: "Where report.json and model.safetensors.gz go (default: runs/<UTC time>-<task>-<training folder>).")
     var outputDir: String?
 
     @Flag(help: "Do not write the fine-tuned checkpoint (report only).")
     var noSave = false
+
+    @OptionGroup(title: "Runtime")
+    var runtime: RuntimeOptions
+
+    @OptionGroup
+    var seedOption: SeedOption
 
     func freezeOptions() throws -> FreezeOptions {
         for part in freeze where part != "embeddings" {
@@ -75,9 +75,9 @@ struct FineTuneArguments: ParsableArguments {
     func runOptions(task: String, metric: SelectionMetric, balanced: Bool, columns: TextColumns, arguments: [String]) throws -> RunOptions {
         let tuning = FineTuneOptions(
             epochs: epochs, batchSize: batchSize, learningRate: lr, warmupRatio: warmup, weightDecay: weightDecay,
-            patience: patience > 0 ? patience : nil, metric: metric, seed: seed, maxSeqLength: maxSeqLength,
-            balancedClassWeights: balanced, freeze: try freezeOptions(), threads: threads)
-        OpenBLASRuntime.setThreads(threads)
+            patience: patience > 0 ? patience : nil, metric: metric, seed: seedOption.resolvedSeed, maxSeqLength: maxSeqLength,
+            balancedClassWeights: balanced, freeze: try freezeOptions(), threads: runtime.resolvedThreads)
+        try runtime.apply()
         let output = outputDir.map { URL(fileURLWithPath: $0) } ?? defaultOutput(task: task)
         return RunOptions(
             initCheckpoint: URL(fileURLWithPath: `init`), train: URL(fileURLWithPath: train),

@@ -21,8 +21,8 @@ struct FillMask: ParsableCommand {
     @Flag(help: "Casing (default: the model's tokenizer setting).")
     var casing: Casing?
 
-    @Option(help: "Worker threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup(title: "Runtime")
+    var runtime: RuntimeOptions
 
     @Argument(help: "Sentences with one or more [MASK].")
     var texts: [String]
@@ -36,9 +36,7 @@ struct FillMask: ParsableCommand {
     }
 
     func run() throws {
-        let workers = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
-        OpenBLASRuntime.setThreads(workers)
-        Parallel.workerCount = workers
+        try runtime.apply()
         let prepared = try ModelLoading.prepare(
             .pretrained(URL(fileURLWithPath: checkpoint)), lowercase: casing?.lowercase, seed: 0)
         if prepared.notes.contains(where: { $0.contains("no MLM head") }) {
