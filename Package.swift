@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
-                "Checkpoint", "Classification", "Model", "Optimization", "TensorKernels", "Tokenizer", "Training",
+                "Checkpoint", "Classification", "Masking", "Model", "Optimization", "TensorKernels", "Tokenizer", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -62,5 +62,6 @@ let package = Package(
             dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "Tokenizer", "Training"]),
         .testTarget(name: "ClassificationTests", dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Tokenizer"]),
         .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
+        .testTarget(name: "mlm-adaptTests", dependencies: ["mlm-adapt", "Masking", "Optimization", "TensorKernels", "Training"]),
     ]
 )
