@@ -27,7 +27,7 @@ struct AdaptationOverrides: ParsableArguments {
     var maxSeqLength: Int?
 
     // Masking
-    @Option(help: "Masking: \(MaskingStrategyKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(d.mask.rawValue)).")
+    @Option(help: "Which units are masked: single tokens, whole words or spans of words (default: \(d.mask.rawValue)).")
     var mask: MaskingStrategyKind?
 
     @Option(help: "Fraction of tokens predicted (default: \(d.mlmProbability)).")
@@ -67,7 +67,7 @@ struct AdaptationOverrides: ParsableArguments {
     @Option(help: "Warmup: a ratio of all steps if below 1 (0.06), else a step count (500) (default: \(d.warmup)).")
     var warmup: Warmup?
 
-    @Option(help: "Learning-rate schedule after warmup: linear, cosine or constant (default: \(d.schedule.rawValue)).")
+    @Option(help: "Learning-rate schedule after warmup (default: \(d.schedule.rawValue)).")
     var schedule: ScheduleKind?
 
     @Option(help: "AdamW decoupled weight decay; none on biases and LayerNorm (default: \(d.weightDecay)).")

@@ -21,7 +21,7 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Worker threads for the GEMMs and elementwise kernels (default: all cores, \(RuntimeDefaults.threads) here).")
     var threads: Int?
 
-    @Option(help: "GEMM precision: \(Precision.allCases.map(\.rawValue).joined(separator: ", ")); auto takes bf16 where the CPU has it (default: \(RuntimeDefaults.precision.rawValue)).")
+    @Option(help: "GEMM precision; auto picks bf16 where this build and the CPU support it, else fp32 (default: \(RuntimeDefaults.precision.rawValue)).")
     var precision: Precision?
 
     var resolvedThreads: Int { threads ?? RuntimeDefaults.threads }
