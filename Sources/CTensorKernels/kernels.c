@@ -95,6 +95,18 @@ CLONES void mlm_gelu_forward(const float *restrict x, float *restrict y, long n)
     }
 }
 
+CLONES void mlm_bias_gelu_forward(float *restrict pre, const float *restrict bias, float *restrict y, long rows, long n) {
+    for (long r = 0; r < rows; r++) {
+        float *p = pre + r * n, *out = y + r * n;
+        for (long j = 0; j < n; j++) {
+            float x = p[j] + bias[j], c, d;
+            gaussian(x, &c, &d);
+            p[j] = x;
+            out[j] = x * c;
+        }
+    }
+}
+
 CLONES void mlm_gelu_backward(const float *dy, const float *x, float *dx, long n) {
     SAME_INDEX_ALIASING
     for (long i = 0; i < n; i++) {
@@ -170,10 +182,10 @@ CLONES void mlm_dropout(const float *in, float *out, long n, long first, uint64_
     for (long j = 0; j < n; j++) out[j] = in[j] * dropout_factor(first + j, key, threshold, scale);
 }
 
-CLONES void mlm_layer_norm_rows(const float *x, const float *residual, float *sum, long rows, long first_row, long n,
-                                uint64_t key, uint32_t threshold, float scale, int dropout_active,
-                                const float *gamma, const float *beta, float eps, float *y, float *mean,
-                                float *rstd) {
+CLONES void mlm_layer_norm_rows(const float *x, const float *x_bias, const float *residual, float *sum, long rows,
+                                long first_row, long n, uint64_t key, uint32_t threshold, float scale,
+                                int dropout_active, const float *gamma, const float *beta, float eps, float *y,
+                                float *mean, float *rstd) {
     REASSOC
     for (long r = 0; r < rows; r++) {
         const float *in = x + r * n;
@@ -181,8 +193,13 @@ CLONES void mlm_layer_norm_rows(const float *x, const float *residual, float *su
             float *s = sum + r * n;
             const float *res = residual + r * n;
             long base = (first_row + r) * n;
-            if (dropout_active) {
+            if (dropout_active && x_bias) {
+                for (long j = 0; j < n; j++)
+                    s[j] = res[j] + (in[j] + x_bias[j]) * dropout_factor(base + j, key, threshold, scale);
+            } else if (dropout_active) {
                 for (long j = 0; j < n; j++) s[j] = res[j] + in[j] * dropout_factor(base + j, key, threshold, scale);
+            } else if (x_bias) {
+                for (long j = 0; j < n; j++) s[j] = res[j] + (in[j] + x_bias[j]);
             } else {
                 for (long j = 0; j < n; j++) s[j] = res[j] + in[j];
             }

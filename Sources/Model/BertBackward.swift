@@ -20,7 +20,9 @@ extension BertModel {
             Linear.backward(
                 outputGradient: workspace.logitsStorage, input: workspace.transformOutput,
                 weight: parameter(offsets.wordEmbeddings), inputGradient: workspace.gradientTransform,
-                accumulateInputGradient: false, weightGradient: gradientPointer(offsets.wordEmbeddings),
+                accumulateInputGradient: false,
+                // The tied decoder weight is the word-embedding table: frozen with the embeddings.
+                weightGradient: frozenBottom.trainsEmbeddings ? gradientPointer(offsets.wordEmbeddings) : nil,
                 biasGradient: gradientPointer(decoderBias), rows: m, inFeatures: h, outFeatures: vocab)
             LayerNorm.backward(
                 outputGradient: workspace.gradientTransform, input: workspace.transformActivated,
@@ -73,22 +75,27 @@ extension BertModel {
     }
 
     /// Backward through the encoder from the gradient of the last hidden state `[B, S, H]`
-    /// (e.g. `workspace.hiddenGradient`), accumulating into `gradients`.
+    /// (e.g. `workspace.hiddenGradient`), accumulating into `gradients`. It stops at
+    /// `frozenBottom.lowestTrainableLayer`: frozen layers and embeddings get no gradient.
     public func encoderBackward(hiddenGradient: UnsafeBufferPointer<Float>, workspace: BertWorkspace) {
         let t = workspace.currentBatch * workspace.currentSeq, h = config.hiddenSize
         let gradient = workspace.hiddenGradient.baseAddress!
         if let source = hiddenGradient.baseAddress, source != UnsafePointer(gradient) {
             gradient.update(from: source, count: min(hiddenGradient.count, t * h))
         }
-        for l in stride(from: config.numHiddenLayers - 1, through: 0, by: -1) {
+        let lowest = frozenBottom.lowestTrainableLayer, embeddings = frozenBottom.trainsEmbeddings
+        for l in stride(from: config.numHiddenLayers - 1, through: lowest, by: -1) {
             let input = l == 0 ? workspace.embeddingOutput : workspace.layers[l - 1].output
-            layerBackward(l, input: input, workspace: workspace)
+            layerBackward(l, input: input, needsInputGradient: l > lowest || embeddings, workspace: workspace)
         }
-        embeddingsBackward(workspace)
+        if embeddings { embeddingsBackward(workspace) }
     }
 
-    /// On entry `hiddenGradient` holds the gradient of the layer output; on exit that of the layer input.
-    private func layerBackward(_ l: Int, input: UnsafePointer<Float>, workspace: BertWorkspace) {
+    /// On entry `hiddenGradient` holds the gradient of the layer output; on exit that of the layer input
+    /// (when `needsInputGradient`; otherwise only part of it).
+    private func layerBackward(
+        _ l: Int, input: UnsafePointer<Float>, needsInputGradient: Bool, workspace: BertWorkspace
+    ) {
         let p = offsets.layers[l], a = workspace.layers[l]
         let t = workspace.currentBatch * workspace.currentSeq, h = config.hiddenSize, inter = config.intermediateSize
         let gradientOut = workspace.hiddenGradient.baseAddress!
@@ -128,19 +135,12 @@ extension BertModel {
             weightGradient: gradientPointer(p.attentionDense), biasGradient: gradientPointer(p.attentionDenseBias),
             rows: t, inFeatures: h, outFeatures: h)
         attentionBackward(l, workspace: workspace)
-        // gradientOut holds the residual gradient into the layer input; add the Q/K/V paths.
+        // gradientOut holds the residual gradient into the layer input; add the fused Q/K/V path.
         Linear.backward(
-            outputGradient: workspace.gradientQuery, input: input, weight: parameter(p.query),
-            inputGradient: gradientOut, accumulateInputGradient: true, weightGradient: gradientPointer(p.query),
-            biasGradient: gradientPointer(p.queryBias), rows: t, inFeatures: h, outFeatures: h)
-        Linear.backward(
-            outputGradient: workspace.gradientKey, input: input, weight: parameter(p.key),
-            inputGradient: gradientOut, accumulateInputGradient: true, weightGradient: gradientPointer(p.key),
-            biasGradient: gradientPointer(p.keyBias), rows: t, inFeatures: h, outFeatures: h)
-        Linear.backward(
-            outputGradient: workspace.gradientValue, input: input, weight: parameter(p.value),
-            inputGradient: gradientOut, accumulateInputGradient: true, weightGradient: gradientPointer(p.value),
-            biasGradient: gradientPointer(p.valueBias), rows: t, inFeatures: h, outFeatures: h)
+            outputGradient: workspace.gradientQKV, input: input, weight: parameter(p.qkv),
+            inputGradient: needsInputGradient ? gradientOut : nil, accumulateInputGradient: true,
+            weightGradient: gradientPointer(p.qkv), biasGradient: gradientPointer(p.qkvBias), rows: t, inFeatures: h,
+            outFeatures: 3 * h)
     }
 
     private func attentionBackward(_ l: Int, workspace: BertWorkspace) {
@@ -149,8 +149,8 @@ extension BertModel {
             contextGradient: workspace.gradientContext, query: a.query, key: a.key, value: a.value,
             probabilities: a.probabilities, shape: attentionShape(workspace), dropout: attentionDropout(workspace, layer: l),
             dropped: workspace.droppedProbabilities, probabilityGradient: workspace.gradientProbabilities,
-            queryGradient: workspace.gradientQuery, keyGradient: workspace.gradientKey,
-            valueGradient: workspace.gradientValue)
+            queryGradient: workspace.gradientQKV, keyGradient: workspace.gradientQKV + config.hiddenSize,
+            valueGradient: workspace.gradientQKV + 2 * config.hiddenSize)
     }
 
     private func embeddingsBackward(_ workspace: BertWorkspace) {

@@ -74,9 +74,10 @@ extension BertModel {
             table: hidden, indices: workspace.maskedPositions, count: m, columns: h, output: workspace.maskedHidden,
             accumulate: false)
         Linear.forward(
-            input: workspace.maskedHidden, weight: parameter(transformWeight), bias: parameter(transformBias),
+            input: workspace.maskedHidden, weight: parameter(transformWeight), bias: nil,
             output: workspace.transformPre, rows: m, inFeatures: h, outFeatures: h)
-        GELU.forward(workspace.transformPre, into: workspace.transformActivated, count: m * h)
+        GELU.forwardAddingBias(
+            parameter(transformBias), to: workspace.transformPre, into: workspace.transformActivated, rows: m, columns: h)
         LayerNorm.forward(
             input: workspace.transformActivated, gamma: parameter(normWeight), beta: parameter(normBias),
             output: workspace.transformOutput, mean: workspace.transformMean, rstd: workspace.transformRstd,
@@ -165,34 +166,31 @@ extension BertModel {
         let p = offsets.layers[l], a = workspace.layers[l]
         let b = workspace.currentBatch, s = workspace.currentSeq, t = b * s
         let h = config.hiddenSize, inter = config.intermediateSize
-        // Three calls rather than a loop over an array literal, which would allocate every step.
+        // One GEMM for the query, key and value projections: their weights form one [3H, H] matrix.
         Linear.forward(
-            input: input, weight: parameter(p.query), bias: parameter(p.queryBias), output: a.query, rows: t,
-            inFeatures: h, outFeatures: h)
-        Linear.forward(
-            input: input, weight: parameter(p.key), bias: parameter(p.keyBias), output: a.key, rows: t,
-            inFeatures: h, outFeatures: h)
-        Linear.forward(
-            input: input, weight: parameter(p.value), bias: parameter(p.valueBias), output: a.value, rows: t,
-            inFeatures: h, outFeatures: h)
+            input: input, weight: parameter(p.qkv), bias: parameter(p.qkvBias), output: a.qkv, rows: t,
+            inFeatures: h, outFeatures: 3 * h)
         attentionForward(l, workspace: workspace)
+        // Dense biases are added inside the next elementwise pass (LayerNorm, GELU), not in a pass of their own.
         Linear.forward(
-            input: a.context, weight: parameter(p.attentionDense), bias: parameter(p.attentionDenseBias),
-            output: workspace.dense, rows: t, inFeatures: h, outFeatures: h)
+            input: a.context, weight: parameter(p.attentionDense), bias: nil, output: workspace.dense, rows: t,
+            inFeatures: h, outFeatures: h)
         LayerNorm.forward(
-            input: workspace.dense, residual: input, dropout: hiddenDropout(workspace, site: DropoutSite.attentionOutput(layer: l)),
+            input: workspace.dense, inputBias: parameter(p.attentionDenseBias), residual: input,
+            dropout: hiddenDropout(workspace, site: DropoutSite.attentionOutput(layer: l)),
             sum: a.attentionSum, gamma: parameter(p.attentionNormWeight), beta: parameter(p.attentionNormBias),
             output: a.attentionOutput, mean: a.attentionMean, rstd: a.attentionRstd, rows: t, columns: h,
             eps: config.layerNormEps)
         Linear.forward(
-            input: a.attentionOutput, weight: parameter(p.intermediate), bias: parameter(p.intermediateBias),
-            output: a.intermediate, rows: t, inFeatures: h, outFeatures: inter)
-        GELU.forward(a.intermediate, into: a.activated, count: t * inter)
+            input: a.attentionOutput, weight: parameter(p.intermediate), bias: nil, output: a.intermediate, rows: t,
+            inFeatures: h, outFeatures: inter)
+        GELU.forwardAddingBias(
+            parameter(p.intermediateBias), to: a.intermediate, into: a.activated, rows: t, columns: inter)
         Linear.forward(
-            input: a.activated, weight: parameter(p.output), bias: parameter(p.outputBias), output: workspace.dense,
-            rows: t, inFeatures: inter, outFeatures: h)
+            input: a.activated, weight: parameter(p.output), bias: nil, output: workspace.dense, rows: t,
+            inFeatures: inter, outFeatures: h)
         LayerNorm.forward(
-            input: workspace.dense, residual: a.attentionOutput,
+            input: workspace.dense, inputBias: parameter(p.outputBias), residual: a.attentionOutput,
             dropout: hiddenDropout(workspace, site: DropoutSite.feedForwardOutput(layer: l)),
             sum: a.outputSum, gamma: parameter(p.outputNormWeight), beta: parameter(p.outputNormBias),
             output: a.output, mean: a.outputMean, rstd: a.outputRstd, rows: t, columns: h, eps: config.layerNormEps)
@@ -201,7 +199,7 @@ extension BertModel {
     func attentionShape(_ workspace: BertWorkspace) -> Attention.Shape {
         Attention.Shape(
             batch: workspace.currentBatch, heads: config.numAttentionHeads, seq: workspace.currentSeq,
-            headSize: config.hiddenSize / config.numAttentionHeads)
+            headSize: config.hiddenSize / config.numAttentionHeads, qkvStride: 3 * config.hiddenSize)
     }
 
     private func attentionForward(_ l: Int, workspace: BertWorkspace) {

@@ -1,8 +1,13 @@
+import SeededRandom
 import TensorKernels
 
 /// Offsets of one encoder layer's tensors inside the parameter (and gradient) arena.
 struct LayerOffsets {
     let query, queryBias, key, keyBias, value, valueBias: Int
+    /// The query, key and value weights as one `[3H, H]` matrix, and their biases as one `[3H]` vector
+    /// (`ParameterLayout` places them back to back).
+    var qkv: Int { query }
+    var qkvBias: Int { queryBias }
     let attentionDense, attentionDenseBias, attentionNormWeight, attentionNormBias: Int
     let intermediate, intermediateBias, output, outputBias, outputNormWeight, outputNormBias: Int
 }
@@ -26,9 +31,10 @@ struct ModelOffsets {
         tokenTypeEmbeddings = at("bert.embeddings.token_type_embeddings.weight")
         embeddingNormWeight = at("bert.embeddings.LayerNorm.weight")
         embeddingNormBias = at("bert.embeddings.LayerNorm.bias")
+        let h = layout.config.hiddenSize
         layers = (0..<layout.config.numHiddenLayers).map { l in
             let p = "bert.encoder.layer.\(l)."
-            return LayerOffsets(
+            let offsets = LayerOffsets(
                 query: at(p + "attention.self.query.weight"), queryBias: at(p + "attention.self.query.bias"),
                 key: at(p + "attention.self.key.weight"), keyBias: at(p + "attention.self.key.bias"),
                 value: at(p + "attention.self.value.weight"), valueBias: at(p + "attention.self.value.bias"),
@@ -39,6 +45,11 @@ struct ModelOffsets {
                 intermediate: at(p + "intermediate.dense.weight"), intermediateBias: at(p + "intermediate.dense.bias"),
                 output: at(p + "output.dense.weight"), outputBias: at(p + "output.dense.bias"),
                 outputNormWeight: at(p + "output.LayerNorm.weight"), outputNormBias: at(p + "output.LayerNorm.bias"))
+            precondition(
+                offsets.key == offsets.query + h * h && offsets.value == offsets.key + h * h
+                    && offsets.keyBias == offsets.queryBias + h && offsets.valueBias == offsets.keyBias + h,
+                "ParameterLayout must place layer \(l)'s query, key and value tensors back to back")
+            return offsets
         }
         poolerWeight = optional("bert.pooler.dense.weight")
         poolerBias = optional("bert.pooler.dense.bias")
@@ -78,6 +89,27 @@ public struct MaskedLMResult: Equatable, Sendable {
     public var count: Int
 }
 
+/// The bottom of the encoder that stays frozen while training, as the backward pass sees it: frozen
+/// parameters get no gradient (their gradient slots are never written) and the backward pass stops at
+/// the lowest trainable layer instead of computing gradients that would be thrown away.
+public enum FrozenBottom: Equatable, Sendable {
+    /// Everything trains.
+    case nothing
+    /// The embeddings (word, position and type tables and their LayerNorm; with them the MLM decoder,
+    /// which is tied to the word embeddings) and encoder layers `0..<layers`: 0 freezes the embeddings
+    /// only, the layer count the whole encoder.
+    case embeddingsAndLayers(Int)
+
+    public var trainsEmbeddings: Bool { self == .nothing }
+    /// The lowest encoder layer whose parameters train (the layer count when none does).
+    public var lowestTrainableLayer: Int {
+        switch self {
+        case .nothing: return 0
+        case .embeddingsAndLayers(let layers): return layers
+        }
+    }
+}
+
 /// BERT encoder with optional MLM head and pooler, with explicit forward and backward passes over
 /// one contiguous parameter arena and one gradient arena laid out by `ParameterLayout`.
 public final class BertModel {
@@ -86,6 +118,18 @@ public final class BertModel {
     public let parameters: UnsafeMutableBufferPointer<Float>
     public let gradients: UnsafeMutableBufferPointer<Float>
     let offsets: ModelOffsets
+    /// Set by the training loop from its freezing options (`setFrozenBottom`); `.nothing` by default.
+    public private(set) var frozenBottom = FrozenBottom.nothing
+
+    /// Declares which bottom part of the encoder is frozen, so the backward pass skips it.
+    public func setFrozenBottom(_ frozen: FrozenBottom) throws {
+        let layers = config.numHiddenLayers
+        guard (0...layers).contains(frozen.lowestTrainableLayer) else {
+            throw ModelError.invalidInput(
+                "cannot freeze the bottom \(frozen.lowestTrainableLayer) encoder layers: the model has \(layers)")
+        }
+        frozenBottom = frozen
+    }
 
     public init(layout: ParameterLayout) {
         self.layout = layout
@@ -125,7 +169,7 @@ public final class BertModel {
     /// BERT initialisation as HF `_init_weights`: weights and embeddings ~ N(0, initializer_range),
     /// LayerNorm γ = 1 and β = 0, biases 0, and the padding token's word embedding 0.
     public func initializeWeights(seed: UInt64) {
-        var generator = SplitMix64(seed: seed)
+        var generator = SplitMix64(afterOneDrawFrom: seed)
         let std = Double(config.initializerRange)
         let base = parameters.baseAddress!
         base.update(repeating: 0, count: parameters.count)

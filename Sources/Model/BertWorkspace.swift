@@ -10,7 +10,8 @@ struct ArenaPlan {
 
 /// Saved activations of one encoder layer.
 struct LayerActivations {
-    let query, key, value: UnsafeMutablePointer<Float>  // [T, H]
+    /// `[T, 3H]`: each row holds the token's query, key and value side by side (one fused projection).
+    let qkv: UnsafeMutablePointer<Float>
     let probabilities: UnsafeMutablePointer<Float>  // [B, heads, S, S], before dropout
     let context: UnsafeMutablePointer<Float>  // [T, H]
     let attentionSum: UnsafeMutablePointer<Float>  // [T, H] residual + dropout(dense), the LayerNorm input
@@ -21,6 +22,11 @@ struct LayerActivations {
     let outputSum: UnsafeMutablePointer<Float>  // [T, H]
     let outputMean, outputRstd: UnsafeMutablePointer<Float>  // [T]
     let output: UnsafeMutablePointer<Float>  // [T, H], the layer output
+    let hiddenSize: Int
+
+    var query: UnsafeMutablePointer<Float> { qkv }
+    var key: UnsafeMutablePointer<Float> { qkv + hiddenSize }
+    var value: UnsafeMutablePointer<Float> { qkv + 2 * hiddenSize }
 }
 
 /// Every activation and scratch buffer for batches up to `batchSize × seqLength` tokens with up to
@@ -55,7 +61,7 @@ public final class BertWorkspace {
     let dense: UnsafeMutablePointer<Float>  // [T, H] projection output before dropout and residual
     let droppedProbabilities: UnsafeMutablePointer<Float>  // [B, heads, S, S]
     let gradientSum, gradientBranch, gradientContext: UnsafeMutablePointer<Float>  // [T, H]
-    let gradientQuery, gradientKey, gradientValue: UnsafeMutablePointer<Float>  // [T, H]
+    let gradientQKV: UnsafeMutablePointer<Float>  // [T, 3H], laid out as `LayerActivations.qkv`
     let gradientIntermediate: UnsafeMutablePointer<Float>  // [T, I]
     let gradientProbabilities: UnsafeMutablePointer<Float>  // [B, heads, S, S]
 
@@ -86,7 +92,7 @@ public final class BertWorkspace {
 
         var plan = ArenaPlan()
         struct LayerPlan {
-            var q = 0, k = 0, v = 0, p = 0, c = 0, aSum = 0, aMean = 0, aRstd = 0, aOut = 0
+            var qkv = 0, p = 0, c = 0, aSum = 0, aMean = 0, aRstd = 0, aOut = 0
             var inter = 0, act = 0, oSum = 0, oMean = 0, oRstd = 0, out = 0
         }
         let embSum = plan.reserve(t * h), embMean = plan.reserve(t), embRstd = plan.reserve(t)
@@ -94,7 +100,7 @@ public final class BertWorkspace {
         var layerPlans: [LayerPlan] = []
         for _ in 0..<config.numHiddenLayers {
             var lp = LayerPlan()
-            lp.q = plan.reserve(t * h); lp.k = plan.reserve(t * h); lp.v = plan.reserve(t * h)
+            lp.qkv = plan.reserve(t * 3 * h)
             lp.p = plan.reserve(attention); lp.c = plan.reserve(t * h)
             lp.aSum = plan.reserve(t * h); lp.aMean = plan.reserve(t); lp.aRstd = plan.reserve(t)
             lp.aOut = plan.reserve(t * h)
@@ -105,7 +111,7 @@ public final class BertWorkspace {
         }
         let denseOffset = plan.reserve(t * h), droppedOffset = plan.reserve(attention)
         let gSum = plan.reserve(t * h), gBranch = plan.reserve(t * h), gContext = plan.reserve(t * h)
-        let gQ = plan.reserve(t * h), gK = plan.reserve(t * h), gV = plan.reserve(t * h)
+        let gQKV = plan.reserve(t * 3 * h)
         let gInter = plan.reserve(t * i), gProbs = plan.reserve(attention)
         let gHidden = plan.reserve(t * h)
         let mHidden = plan.reserve(m * h), tPre = plan.reserve(m * h), tAct = plan.reserve(m * h)
@@ -137,15 +143,15 @@ public final class BertWorkspace {
         embeddingOutput = base + embOut
         layers = layerPlans.map { lp in
             LayerActivations(
-                query: base + lp.q, key: base + lp.k, value: base + lp.v, probabilities: base + lp.p,
+                qkv: base + lp.qkv, probabilities: base + lp.p,
                 context: base + lp.c, attentionSum: base + lp.aSum, attentionMean: base + lp.aMean,
                 attentionRstd: base + lp.aRstd, attentionOutput: base + lp.aOut, intermediate: base + lp.inter,
                 activated: base + lp.act, outputSum: base + lp.oSum, outputMean: base + lp.oMean,
-                outputRstd: base + lp.oRstd, output: base + lp.out)
+                outputRstd: base + lp.oRstd, output: base + lp.out, hiddenSize: h)
         }
         dense = base + denseOffset; droppedProbabilities = base + droppedOffset
         gradientSum = base + gSum; gradientBranch = base + gBranch; gradientContext = base + gContext
-        gradientQuery = base + gQ; gradientKey = base + gK; gradientValue = base + gV
+        gradientQKV = base + gQKV
         gradientIntermediate = base + gInter; gradientProbabilities = base + gProbs
         hiddenGradient = UnsafeMutableBufferPointer(start: base + gHidden, count: t * h)
         maskedHidden = base + mHidden; transformPre = base + tPre; transformActivated = base + tAct

@@ -71,18 +71,37 @@ public struct ParameterLayout: Sendable {
         if let labels = heads.classifierLabels {
             list += [("classifier.weight", [labels, h]), ("classifier.bias", [labels])]
         }
+        // Placement: each tensor 16-float (64-byte) aligned for vector loads, except that a layer's query,
+        // key and value weights sit back to back as one [3H, H] matrix, and their biases as one [3H]
+        // vector, so the three projections run as one GEMM. Names and their order stay HF's.
+        var offsetByName: [String: Int] = [:]
         var offset = 0
+        for (name, shape) in list where offsetByName[name] == nil {
+            let fused = Self.fusedProjectionGroup(startingAt: name)
+            for member in fused ?? [name] {
+                offsetByName[member] = offset
+                offset += fused == nil ? (shape.reduce(1, *) + 15) / 16 * 16 : shape.reduce(1, *)
+            }
+            offset = (offset + 15) / 16 * 16
+        }
         var tensors: [ParameterTensor] = []
         var index: [String: Int] = [:]
         for (name, shape) in list {
             index[name] = tensors.count
-            tensors.append(ParameterTensor(name: name, shape: shape, offset: offset))
-            // Keep each tensor 16-float (64-byte) aligned for vector loads.
-            offset += (shape.reduce(1, *) + 15) / 16 * 16
+            tensors.append(ParameterTensor(name: name, shape: shape, offset: offsetByName[name]!))
         }
         self.tensors = tensors
         self.totalCount = offset
         self.indexByName = index
+    }
+
+    /// The query/key/value weights (or biases) of a layer when `name` is its query tensor: placed contiguously.
+    private static func fusedProjectionGroup(startingAt name: String) -> [String]? {
+        for suffix in [".weight", ".bias"] where name.hasSuffix("attention.self.query" + suffix) {
+            let stem = name.dropLast(("query" + suffix).count)
+            return ["query", "key", "value"].map { stem + $0 + suffix }
+        }
+        return nil
     }
 
     public subscript(name: String) -> ParameterTensor? {

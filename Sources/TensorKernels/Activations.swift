@@ -13,6 +13,17 @@ public enum GELU {
         Parallel.forEachRange(count, grain: 16_384, GELUForward(input: input, output: output))
     }
 
+    /// A dense layer's bias and GELU in one pass: `preActivation[r, j] += bias[j]` (kept for the backward
+    /// pass), then `output = GELU(preActivation)`.
+    public static func forwardAddingBias(
+        _ bias: UnsafePointer<Float>, to preActivation: UnsafeMutablePointer<Float>,
+        into output: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+    ) {
+        Parallel.forEachRange(
+            rows, grain: max(1, 16_384 / max(1, columns)),
+            BiasGELUForward(bias: bias, preActivation: preActivation, output: output, columns: columns))
+    }
+
     /// `inputGradient = outputGradient · GELU'(input)`; may alias `outputGradient`.
     public static func backward(
         outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>,
@@ -27,6 +38,15 @@ public enum GELU {
 private struct GELUForward: ParallelBody {
     let input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
     func run(_ r: Range<Int>) { mlm_gelu_forward(input + r.lowerBound, output + r.lowerBound, r.count) }
+}
+
+private struct BiasGELUForward: ParallelBody {
+    let bias: UnsafePointer<Float>, preActivation: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
+    let columns: Int
+    func run(_ r: Range<Int>) {
+        let first = r.lowerBound * columns
+        mlm_bias_gelu_forward(preActivation + first, bias, output + first, r.count, columns)
+    }
 }
 
 private struct GELUBackward: ParallelBody {

@@ -1,11 +1,16 @@
 /// Scaled dot-product self-attention over `[tokens, heads·headSize]` Q/K/V matrices (heads side by side,
 /// as the projections produce them), one (sequence, head) pair per task: its scores, masked softmax,
-/// dropout and context stay in cache, and the small GEMMs run serially inside each task.
+/// dropout and context stay in cache, and the small GEMMs run serially inside each task. Q, K and V
+/// (and their gradients) may be column blocks of one wider matrix, as a fused QKV projection writes them:
+/// `qkvStride` is their row stride; the context keeps rows of `heads·headSize`.
 public enum Attention {
     public struct Shape: Sendable {
         public var batch: Int, heads: Int, seq: Int, headSize: Int
-        public init(batch: Int, heads: Int, seq: Int, headSize: Int) {
+        /// Row stride of Q, K, V and their gradients (`heads·headSize` when they are separate matrices).
+        public var qkvStride: Int
+        public init(batch: Int, heads: Int, seq: Int, headSize: Int, qkvStride: Int? = nil) {
             self.batch = batch; self.heads = heads; self.seq = seq; self.headSize = headSize
+            self.qkvStride = qkvStride ?? heads * headSize
         }
         var width: Int { heads * headSize }
         var pairs: Int { batch * heads }
@@ -52,14 +57,14 @@ private struct AttentionForwardPairs: ParallelBody {
     let context: UnsafeMutablePointer<Float>
 
     func run(_ pairs: Range<Int>) {
-        let s = shape.seq, d = shape.headSize, w = shape.width
+        let s = shape.seq, d = shape.headSize, w = shape.width, q = shape.qkvStride
         for pair in pairs {
             let b = pair / shape.heads, h = pair % shape.heads
-            let rows = b * s * w + h * d
+            let rows = b * s * w + h * d, qkvRows = b * s * q + h * d
             let p = probabilities + pair * s * s
             Gemm.multiplySerial(
-                transposeA: false, transposeB: true, m: s, n: s, k: d, alpha: shape.scale, a: query + rows, lda: w,
-                b: key + rows, ldb: w, beta: 0, c: p, ldc: s)
+                transposeA: false, transposeB: true, m: s, n: s, k: d, alpha: shape.scale, a: query + qkvRows, lda: q,
+                b: key + qkvRows, ldb: q, beta: 0, c: p, ldc: s)
             let mask = keyMask + b * s
             for i in 0..<s { AttentionSoftmax.maskedRow(p + i * s, mask: mask, count: s) }
             var weights = UnsafePointer(p)
@@ -69,8 +74,8 @@ private struct AttentionForwardPairs: ParallelBody {
                 weights = UnsafePointer(q)
             }
             Gemm.multiplySerial(
-                transposeA: false, transposeB: false, m: s, n: d, k: s, a: weights, lda: s, b: value + rows, ldb: w,
-                beta: 0, c: context + rows, ldc: w)
+                transposeA: false, transposeB: false, m: s, n: d, k: s, a: weights, lda: s, b: value + qkvRows,
+                ldb: q, beta: 0, c: context + rows, ldc: w)
         }
     }
 }
@@ -83,10 +88,10 @@ private struct AttentionBackwardPairs: ParallelBody {
     let keyGradient: UnsafeMutablePointer<Float>, valueGradient: UnsafeMutablePointer<Float>
 
     func run(_ pairs: Range<Int>) {
-        let s = shape.seq, d = shape.headSize, w = shape.width
+        let s = shape.seq, d = shape.headSize, w = shape.width, q = shape.qkvStride
         for pair in pairs {
             let b = pair / shape.heads, h = pair % shape.heads
-            let rows = b * s * w + h * d
+            let rows = b * s * w + h * d, qkvRows = b * s * q + h * d
             let base = pair * s * s
             let p = probabilities + base, g = probabilityGradient + base
             var weights = p
@@ -97,10 +102,10 @@ private struct AttentionBackwardPairs: ParallelBody {
             // dP' = dC · Vᵀ and dV = P'ᵀ · dC.
             Gemm.multiplySerial(
                 transposeA: false, transposeB: true, m: s, n: s, k: d, a: contextGradient + rows, lda: w,
-                b: value + rows, ldb: w, beta: 0, c: g, ldc: s)
+                b: value + qkvRows, ldb: q, beta: 0, c: g, ldc: s)
             Gemm.multiplySerial(
                 transposeA: true, transposeB: false, m: s, n: d, k: s, a: weights, lda: s,
-                b: contextGradient + rows, ldb: w, beta: 0, c: valueGradient + rows, ldc: w)
+                b: contextGradient + rows, ldb: w, beta: 0, c: valueGradient + qkvRows, ldc: q)
             if dropout.isActive {
                 dropout.applySerial(g, into: g, count: s * s, first: base)
             }
@@ -108,10 +113,10 @@ private struct AttentionBackwardPairs: ParallelBody {
             // dQ = scale · dS · K and dK = scale · dSᵀ · Q.
             Gemm.multiplySerial(
                 transposeA: false, transposeB: false, m: s, n: d, k: s, alpha: shape.scale, a: g, lda: s,
-                b: key + rows, ldb: w, beta: 0, c: queryGradient + rows, ldc: w)
+                b: key + qkvRows, ldb: q, beta: 0, c: queryGradient + qkvRows, ldc: q)
             Gemm.multiplySerial(
                 transposeA: true, transposeB: false, m: s, n: d, k: s, alpha: shape.scale, a: g, lda: s,
-                b: query + rows, ldb: w, beta: 0, c: keyGradient + rows, ldc: w)
+                b: query + qkvRows, ldb: q, beta: 0, c: keyGradient + qkvRows, ldc: q)
         }
     }
 }

@@ -122,18 +122,20 @@ public enum Linear {
             a: input, lda: inFeatures, b: weight, ldb: inFeatures, beta: beta, c: output, ldc: outFeatures)
     }
 
-    /// Accumulates `dW += dyᵀ·x` and `db += Σ dy`; writes (or adds, when `accumulateInputGradient`)
-    /// `dx = dy·W` if `inputGradient` is given.
+    /// Accumulates `dW += dyᵀ·x` (when `weightGradient` is given) and `db += Σ dy`; writes (or adds, when
+    /// `accumulateInputGradient`) `dx = dy·W` if `inputGradient` is given.
     public static func backward(
         outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         inputGradient: UnsafeMutablePointer<Float>?, accumulateInputGradient: Bool,
-        weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,
+        weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?,
         rows: Int, inFeatures: Int, outFeatures: Int
     ) {
-        Gemm.multiply(
-            transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
-            a: outputGradient, lda: outFeatures, b: input, ldb: inFeatures, beta: 1,
-            c: weightGradient, ldc: inFeatures)
+        if let weightGradient {
+            Gemm.multiply(
+                transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
+                a: outputGradient, lda: outFeatures, b: input, ldb: inFeatures, beta: 1,
+                c: weightGradient, ldc: inFeatures)
+        }
         if let biasGradient {
             Bias.accumulateColumnSums(outputGradient, rows: rows, columns: outFeatures, into: biasGradient)
         }

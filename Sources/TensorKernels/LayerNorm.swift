@@ -3,18 +3,20 @@ import CTensorKernels
 /// LayerNorm over the last dimension, saving per-row mean and 1/σ for the backward pass.
 public enum LayerNorm {
     /// `output = γ · (x − μ)/σ + β` with `x = input`, or, when `residual` is given,
-    /// `x = residual + dropout(input)` (the BERT "add & norm"), stored to `sum` for the backward pass.
+    /// `x = residual + dropout(input + inputBias)` (the BERT "add & norm", with the dense layer's bias
+    /// folded in so it costs no pass of its own), stored to `sum` for the backward pass.
     public static func forward(
-        input: UnsafePointer<Float>, residual: UnsafePointer<Float>? = nil, dropout: DropoutMask? = nil,
-        sum: UnsafeMutablePointer<Float>? = nil,
+        input: UnsafePointer<Float>, inputBias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
+        dropout: DropoutMask? = nil, sum: UnsafeMutablePointer<Float>? = nil,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, rows: Int, columns: Int, eps: Float
     ) {
+        precondition(inputBias == nil || (residual != nil && sum != nil), "LayerNorm: inputBias needs residual and sum")
         let n = columns
         Parallel.forEachRange(
             rows, grain: Parallel.rowGrain(columns: n),
             LayerNormRows(
-                input: input, residual: residual, sum: sum, dropout: dropout ?? DropoutMask(probability: 0, seed: 0, stream: 0),
+                input: input, inputBias: inputBias, residual: residual, sum: sum, dropout: dropout ?? DropoutMask(probability: 0, seed: 0, stream: 0),
                 gamma: gamma, beta: beta, output: output, mean: mean, rstd: rstd, columns: n, eps: eps))
     }
 
@@ -41,7 +43,8 @@ public enum LayerNorm {
 }
 
 private struct LayerNormRows: ParallelBody {
-    let input: UnsafePointer<Float>, residual: UnsafePointer<Float>?, sum: UnsafeMutablePointer<Float>?
+    let input: UnsafePointer<Float>, inputBias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?
+    let sum: UnsafeMutablePointer<Float>?
     let dropout: DropoutMask
     let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
     let mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, columns: Int, eps: Float
@@ -54,7 +57,7 @@ private struct LayerNormRows: ParallelBody {
             sumRows = sum + r * n
         }
         mlm_layer_norm_rows(
-            input + r * n, residualRows, sumRows, range.count, r, n, dropout.key, dropout.threshold, dropout.scale,
+            input + r * n, inputBias, residualRows, sumRows, range.count, r, n, dropout.key, dropout.threshold, dropout.scale,
             dropout.isActive ? 1 : 0, gamma, beta, eps, output + r * n, mean + r, rstd + r)
     }
 }

@@ -72,7 +72,7 @@ public final class Adaptation {
         let totalSteps = try settings.plannedSteps(tokenizer: tokenizer, padId: vocabulary.padId, log: log)
 
         // Model and optimizer, and where a resumed run left them.
-        let trainer = makeTrainer(totalSteps: totalSteps)
+        let trainer = try makeTrainer(totalSteps: totalSteps)
         let checkpoints = AdaptationCheckpoints(settings: settings, prepared: prepared, directory: outputDirectory)
         var state = TrainerState(step: 0, epoch: 0, batchInEpoch: 0, seed: settings.seed)
         if let resume {
@@ -129,8 +129,10 @@ public final class Adaptation {
             report.saved(try checkpoints.save(trainer: trainer, state: state, cursor: data.cursor))
         }
         if stoppedBySignal { report.stoppedBySignal() }
-        return report.finish(state: state, checkpoints: checkpoints.store.checkpoints().map(\.url),
-                             wallSeconds: seconds(since: wallStart))
+        let summary = report.finish(state: state, checkpoints: checkpoints.store.checkpoints().map(\.url),
+                                    wallSeconds: seconds(since: wallStart))
+        writeRunReport(summary)
+        return summary
     }
 
     /// Scores the held-out batches, keeps the best primary-scheme loss in `state`, and reports.
@@ -145,12 +147,13 @@ public final class Adaptation {
     }
 
     /// AdamW over the trainable tensors (all but the embeddings when frozen), with the run's schedule.
-    func makeTrainer(totalSteps: Int) -> MaskedLMOptimizer {
+    func makeTrainer(totalSteps: Int) throws -> MaskedLMOptimizer {
         let model = prepared.model
         let freezeEmbeddings = settings.freezeEmbeddings
         let spans = TrainableSpans(layout: model.layout) { tensor in
             !(freezeEmbeddings && tensor.name.hasPrefix("bert.embeddings."))
         }
+        try model.setFrozenBottom(freezeEmbeddings ? .embeddingsAndLayers(0) : .nothing)
         let schedule = LearningRateSchedule(
             kind: settings.schedule, peakRate: settings.learningRate,
             warmupSteps: settings.warmup.steps(totalSteps: totalSteps), totalSteps: totalSteps)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
+import Reporting
 import TensorKernels
 import Training
 
@@ -17,12 +18,12 @@ struct Adapt: ParsableCommand {
             --resume continues exactly where it stopped.
             """)
 
-    static let defaultInit = "cache/models/all-MiniLM-L6-v2"
+    static let defaultInit = RepositoryFiles.baseModel
 
     @OptionGroup
     var options: AdaptationOverrides
 
-    @Option(help: "Output folder (default: runs/<yyyy-mm-dd-HHMM>-<corpus>-<mask>; when resuming, the checkpoint's folder).")
+    @Option(help: "Output folder (default: runs/<yyyy-mm-dd-HHMMSS>-adapt-<corpus>-<mask>; when resuming, the checkpoint's folder).")
     var outputDir: String?
 
     // Model
@@ -66,15 +67,15 @@ struct Adapt: ParsableCommand {
         if let vocab, let config {
             return .scratch(vocabulary: URL(fileURLWithPath: vocab), config: URL(fileURLWithPath: config))
         }
-        let path = initFrom ?? Self.defaultInit
+        guard let path = initFrom else {
+            do {
+                return .pretrained(try RepositoryFiles.locate(Self.defaultInit, hint: """
+                    run Corpora/fetch.sh there to download it, or pass --init MODEL (HF folder, .safetensors or \
+                    .safetensors.gz), or --vocab V --config C to train from scratch.
+                    """))
+            } catch { throw ValidationError("the default base model: \(error)") }
+        }
         guard FileManager.default.fileExists(atPath: path) else {
-            if initFrom == nil {
-                throw ValidationError("""
-                    the default base model \(Self.defaultInit) is not here. Run Corpora/fetch.sh to download it, \
-                    or pass --init MODEL (HF folder, .safetensors or .safetensors.gz), or --vocab V --config C to \
-                    train from scratch.
-                    """)
-            }
             throw ValidationError("--init \(path): no such file or folder")
         }
         return .pretrained(URL(fileURLWithPath: path))
@@ -96,6 +97,7 @@ struct Adapt: ParsableCommand {
             ?? resumeURL?.deletingLastPathComponent()
             ?? RunDirectory.defaultURL(corpus: settings.corpus, mask: settings.mask)
 
+        logLine(OpenBLASRuntime.kernelDescription)
         let stop = StopSignal()
         stop.install()
         defer { stop.uninstall() }
@@ -138,6 +140,7 @@ struct Adapt: ParsableCommand {
         }
         for url in s.checkpoints { lines.append("  \(url.path)") }
         lines.append("metrics: \(s.outputDirectory.appendingPathComponent(RunDirectory.metricsFileName).path)")
+        lines.append("report: \(s.reportURL.path)")
         if let last = s.lastCheckpoint, s.stoppedBySignal || s.finalStep < s.totalSteps {
             lines.append("saved \(last.path); resume with: mlm-adapt --resume \(s.outputDirectory.path)")
         }

@@ -11,7 +11,7 @@ struct ExportCommand: ParsableCommand {
             Writes config.json (with architectures), plain model.safetensors (HF names, no optimizer state), \
             vocab.txt, tokenizer_config.json and special_tokens_map.json. With --logits, also writes this \
             program's masked-position logits on a fixed sample batch, for \
-            Tests/Fixtures/checkpoint/check_export.py --logits to compare with transformers.
+            Scripts/checks/check_export.py --logits to compare with transformers.
             """)
 
     @Option(help: "Checkpoint (.safetensors.gz, .safetensors or HF folder).")

@@ -231,3 +231,45 @@ import Testing
         #expect(identity == [1, 2, 3])
     }
 }
+
+/// The fused passes must give exactly what the separate passes give.
+@Suite struct FusedBiasTests {
+    @Test func biasGELUEqualsBiasThenGELU() {
+        let rows = 37, columns = 96
+        var data = TestData(seed: 21)
+        let x = data.normal(rows * columns, scale: 2), bias = data.normal(columns)
+        var pre = x, fused = [Float](repeating: 0, count: x.count)
+        GELU.forwardAddingBias(bias, to: &pre, into: &fused, rows: rows, columns: columns)
+        let biased = (0..<x.count).map { x[$0] + bias[$0 % columns] }
+        var separate = [Float](repeating: 0, count: x.count)
+        GELU.forward(biased, into: &separate, count: biased.count)
+        #expect(pre == biased)
+        #expect(fused == separate)
+    }
+
+    @Test(arguments: [0, 0.3] as [Float]) func layerNormInputBiasEqualsAddingItFirst(dropout probability: Float) {
+        let rows = 9, columns = 40
+        var data = TestData(seed: 22)
+        let x = data.normal(rows * columns), residual = data.normal(rows * columns), bias = data.normal(columns)
+        let gamma = data.normal(columns, scale: 0.2).map { $0 + 1 }, beta = data.normal(columns, scale: 0.2)
+        let dropout = DropoutMask(probability: probability, seed: 3, stream: 2)
+        func run(_ input: [Float], bias: [Float]?) -> (sum: [Float], y: [Float]) {
+            var sum = [Float](repeating: 0, count: rows * columns), y = sum
+            var mean = [Float](repeating: 0, count: rows), rstd = mean
+            if let bias {
+                LayerNorm.forward(
+                    input: input, inputBias: bias, residual: residual, dropout: dropout, sum: &sum, gamma: gamma,
+                    beta: beta, output: &y, mean: &mean, rstd: &rstd, rows: rows, columns: columns, eps: 1e-12)
+            } else {
+                LayerNorm.forward(
+                    input: input, residual: residual, dropout: dropout, sum: &sum, gamma: gamma, beta: beta,
+                    output: &y, mean: &mean, rstd: &rstd, rows: rows, columns: columns, eps: 1e-12)
+            }
+            return (sum, y)
+        }
+        let fused = run(x, bias: bias)
+        let separate = run((0..<x.count).map { x[$0] + bias[$0 % columns] }, bias: nil)
+        #expect(fused.sum == separate.sum)
+        #expect(fused.y == separate.y)
+    }
+}

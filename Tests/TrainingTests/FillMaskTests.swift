@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Training
 
-/// MaskPredictor against transformers' fill-mask pipeline (golden from fill_mask.py).
+/// MaskPredictor against transformers' fill-mask pipeline (golden from Scripts/fixtures/training/fill_mask.py).
 @Suite struct FillMaskTests {
     struct Case: Decodable {
         struct Prediction: Decodable {

@@ -12,6 +12,8 @@ void mlm_gaussian(const float *x, float *cdf, float *density, long n);
 
 /// y = x · Φ(x) (exact-erf GELU).
 void mlm_gelu_forward(const float *x, float *y, long n);
+/// A dense layer's bias and GELU in one pass over `rows` rows of width n: pre += bias, y = GELU(pre).
+void mlm_bias_gelu_forward(float *pre, const float *bias, float *y, long rows, long n);
 /// dx = dy · (Φ(x) + x·φ(x)); dx may alias dy.
 void mlm_gelu_backward(const float *dy, const float *x, float *dx, long n);
 
@@ -33,9 +35,10 @@ void mlm_scaled_exp(const float *x, float lse, float scale, float *g, long n);
 void mlm_dropout(const float *in, float *out, long n, long first, uint64_t key, uint32_t threshold, float scale);
 
 /// LayerNorm of `rows` rows of width n; when residual != NULL the normalised input is
-/// sum = residual + dropout(x) (stored to `sum`), with dropout element index r·n + j.
-void mlm_layer_norm_rows(const float *x, const float *residual, float *sum, long rows, long first_row, long n,
-                         uint64_t key, uint32_t threshold, float scale, int dropout_active,
+/// sum = residual + dropout(x + x_bias) (stored to `sum`; x_bias may be NULL), with dropout element
+/// index r·n + j.
+void mlm_layer_norm_rows(const float *x, const float *x_bias, const float *residual, float *sum, long rows,
+                         long first_row, long n, uint64_t key, uint32_t threshold, float scale, int dropout_active,
                          const float *gamma, const float *beta, float eps, float *y, float *mean, float *rstd);
 /// dx = rstd · (dy·γ − mean(dy·γ) − x̂·mean(dy·γ·x̂)) for `rows` rows; adds into dx when accumulate != 0.
 void mlm_layer_norm_backward_rows(const float *dy, const float *x, const float *gamma, const float *mean,
