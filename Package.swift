@@ -50,8 +50,8 @@ let package = Package(
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
-                "Checkpoint", "Classification", "Model", "Optimization", "Reporting", "TensorKernels", "Tokenizer",
-                "Training",
+                "Checkpoint", "Classification", "Masking", "Model", "Optimization", "Reporting", "TensorKernels",
+                "Tokenizer", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -79,5 +79,6 @@ let package = Package(
             dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer"]),
         .testTarget(name: "ReportingTests", dependencies: ["CZlib", "Reporting"]),
         .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
+        .testTarget(name: "mlm-adaptTests", dependencies: ["mlm-adapt", "Masking", "Optimization", "TensorKernels", "Training"]),
     ]
 )

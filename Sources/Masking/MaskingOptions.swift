@@ -1,9 +1,10 @@
-/// Which units are selected for prediction.
+/// Which units are selected for prediction. The raw values are the one spelling, on the command
+/// line (`--mask`) and in stored run settings.
 public enum MaskingStrategyKind: String, Codable, Sendable, CaseIterable {
     /// Single word pieces (BERT).
     case token
     /// Whole words from `TokenBatch.wordIds`, never partly selected.
-    case wholeWord
+    case wholeWord = "whole-word"
     /// Runs of whole words with geometric lengths (SpanBERT).
     case span
 }

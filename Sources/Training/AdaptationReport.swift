@@ -6,14 +6,14 @@ extension AdaptationSummary {
     public var runSummary: RunSummary {
         var final: [String: Double] = [:]
         for (scheme, metrics) in lastEval {
-            let key = Self.metricKey(scheme)
+            let key = scheme.metricKey
             final["\(key)_loss"] = metrics.loss
             final["\(key)_ppl"] = metrics.perplexity
             final["\(key)_acc"] = metrics.accuracy
         }
         final["tokens_per_s"] = tokensPerSecond
         final["training_seconds"] = trainingSeconds
-        let best = bestEvalLoss.map { RunSummary.Best(metric: "\(Self.metricKey(primaryScheme))_loss", value: $0, step: bestEvalStep) }
+        let best = bestEvalLoss.map { RunSummary.Best(metric: "\(primaryScheme.metricKey)_loss", value: $0, step: bestEvalStep) }
         return RunSummary(
             command: "adapt", runFolder: outputDirectory, final: final, best: best, completed: finalStep,
             planned: totalSteps, stoppedEarly: stoppedBySignal || finalStep < totalSteps, seconds: wallSeconds,
@@ -21,9 +21,6 @@ extension AdaptationSummary {
     }
 
     public var reportURL: URL { outputDirectory.appendingPathComponent(RunReportFiles.reportFileName) }
-
-    /// The key prefix `metrics.jsonl` uses for an eval scheme (`whole-word` → `whole_word`).
-    static func metricKey(_ scheme: String) -> String { scheme.replacingOccurrences(of: "-", with: "_") }
 }
 
 extension Adaptation {

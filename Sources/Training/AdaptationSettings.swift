@@ -1,68 +1,87 @@
 import Foundation
+import Masking
 import Optimization
-
-/// Which tokens the MLM objective hides.
-public enum MaskingKind: String, CaseIterable, Codable, Sendable {
-    case token
-    case wholeWord = "whole-word"
-    case span
-}
+import TensorKernels
 
 /// Everything that defines an adaptation run. It is stored (as JSON) in every checkpoint, so a
 /// resumed run continues with exactly the same data order, masking and schedule.
+///
+/// The one source of every adapt default (the declarations below; `defaults` collects them, and the
+/// CLI's help reads them from there) and of every range check (`validate()`, whose messages name
+/// the command-line option).
 public struct AdaptationSettings: Codable, Equatable, Sendable {
     // Data
-    public var corpus: [String]
-    public var validationCorpus: [String]
+    public var corpus: [String] = []
+    public var validationCorpus: [String] = []
     /// Fraction of training documents held out when there is no validation corpus.
-    public var validationSplit: Double
-    public var maxSeqLength: Int
-    // Masking
-    public var mask: MaskingKind
-    public var mlmProbability: Double
+    public var validationSplit = 0.05
+    public var maxSeqLength = 128
+    // Masking (the strategy's own defaults are `MaskingOptions`')
+    public var mask = MaskingStrategyKind.wholeWord
+    public var mlmProbability = 0.15
+    public var maskBudget = MaskingOptions().budget
+    /// Of the selected tokens: replaced by `[MASK]`, by a random token, or kept.
+    public var maskRatio = MaskingOptions().maskRatio
+    public var randomRatio = MaskingOptions().randomRatio
+    public var keepRatio = MaskingOptions().keepRatio
+    /// The same masks every epoch.
+    public var staticMasking = MaskingOptions().staticMasking
+    /// Span masking: geometric span lengths (in words) with this p, at most `maxSpanLength` words.
+    public var spanP = MaskingOptions().spanGeometricP
+    public var maxSpanLength = MaskingOptions().maxSpanLength
     // Optimisation
-    public var batchSize: Int
-    public var gradAccum: Int
-    public var learningRate: Double
-    public var warmup: Warmup
-    public var schedule: ScheduleKind
-    public var weightDecay: Double
+    public var batchSize = 16
+    public var gradAccum = 1
+    public var learningRate = 5e-5
+    public var warmup = Warmup.ratio(0.06)
+    public var schedule = ScheduleKind.linear
+    public var weightDecay = 0.01
     /// 0 disables clipping.
-    public var maxGradNorm: Double
-    /// Exactly one of `maxSteps` and `epochs` is set.
-    public var maxSteps: Int?
-    public var epochs: Double?
-    public var freezeEmbeddings: Bool
+    public var maxGradNorm = 1.0
+    /// Exactly one of `maxSteps` and `epochs` is set; a run given neither trains one epoch.
+    public var maxSteps: Int? = nil
+    public var epochs: Double? = 1
+    public var freezeEmbeddings = false
     // Evaluation and checkpoints
     /// 0 evaluates only at the start and the end.
-    public var evalEvery: Int
-    public var evalBatches: Int
+    public var evalEvery = 200
+    public var evalBatches = 20
     /// 0 saves only at the end.
-    public var saveEvery: Int
-    public var keepLast: Int
+    public var saveEvery = 500
+    public var keepLast = 3
     // Runtime
-    public var seed: UInt64
-    public var threads: Int
+    public var seed = RuntimeDefaults.seed
+    public var threads = RuntimeDefaults.threads
+    public var precision = RuntimeDefaults.precision
     /// Lowercase input (uncased model); nil takes the model's own setting.
-    public var lowercase: Bool?
+    public var lowercase: Bool? = nil
 
-    public init(
-        corpus: [String], validationCorpus: [String] = [], validationSplit: Double = 0.05, maxSeqLength: Int = 128,
-        mask: MaskingKind = .wholeWord, mlmProbability: Double = 0.15, batchSize: Int = 16, gradAccum: Int = 1,
-        learningRate: Double = 5e-5, warmup: Warmup = .ratio(0.06), schedule: ScheduleKind = .linear,
-        weightDecay: Double = 0.01, maxGradNorm: Double = 1.0, maxSteps: Int? = nil, epochs: Double? = nil,
-        freezeEmbeddings: Bool = false, evalEvery: Int = 200, evalBatches: Int = 20, saveEvery: Int = 500,
-        keepLast: Int = 3, seed: UInt64 = 42, threads: Int = 2, lowercase: Bool? = nil
-    ) {
-        self.corpus = corpus; self.validationCorpus = validationCorpus; self.validationSplit = validationSplit
-        self.maxSeqLength = maxSeqLength; self.mask = mask; self.mlmProbability = mlmProbability
-        self.batchSize = batchSize; self.gradAccum = gradAccum; self.learningRate = learningRate
-        self.warmup = warmup; self.schedule = schedule; self.weightDecay = weightDecay
-        self.maxGradNorm = maxGradNorm; self.maxSteps = maxSteps; self.epochs = epochs
-        self.freezeEmbeddings = freezeEmbeddings; self.evalEvery = evalEvery; self.evalBatches = evalBatches
-        self.saveEvery = saveEvery; self.keepLast = keepLast; self.seed = seed; self.threads = threads
-        self.lowercase = lowercase
+    /// Every default, for help texts and for filling keys an older checkpoint did not store.
+    public static let defaults = AdaptationSettings()
+
+    /// The defaults, with the corpus and the run length given (`maxSteps` wins over the one-epoch default).
+    public init(corpus: [String] = [], maxSteps: Int? = nil, epochs: Double? = nil) {
+        self.corpus = corpus
+        if maxSteps != nil || epochs != nil {
+            self.maxSteps = maxSteps
+            self.epochs = epochs
+        }
     }
+
+    /// How the run's batches are masked.
+    public var maskingOptions: MaskingOptions {
+        MaskingOptions(
+            strategy: mask, probability: mlmProbability, budget: maskBudget, maskRatio: maskRatio,
+            randomRatio: randomRatio, keepRatio: keepRatio, staticMasking: staticMasking, spanGeometricP: spanP,
+            maxSpanLength: maxSpanLength)
+    }
+
+    /// The command-line option of each `MaskingOptions` field, so its range errors name the option.
+    static let maskingOptionNames = [
+        "probability": "--mlm-probability", "maskRatio": "--mask-ratio", "randomRatio": "--random-ratio",
+        "keepRatio": "--keep-ratio", "maskRatio + randomRatio + keepRatio": "--mask-ratio + --random-ratio + --keep-ratio",
+        "spanGeometricP": "--span-p", "maxSpanLength": "--max-span-length",
+    ]
 
     /// Checks ranges and combinations; messages name the command-line option.
     public func validate() throws {
@@ -77,6 +96,10 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
         if maxSeqLength < 8 || maxSeqLength > 4096 { try fail("--max-seq-length \(maxSeqLength) must be in 8...4096") }
         if !(mlmProbability > 0 && mlmProbability < 1) {
             try fail("--mlm-probability \(mlmProbability) must be strictly between 0 and 1, e.g. 0.15")
+        }
+        do { try maskingOptions.validate() } catch {
+            guard case let .invalidOption(name, value, reason) = error else { try fail(error.description) }
+            try fail("\(Self.maskingOptionNames[name] ?? name) \(value) \(reason)")
         }
         if batchSize < 1 { try fail("--batch-size \(batchSize) must be at least 1") }
         if gradAccum < 1 { try fail("--grad-accum \(gradAccum) must be at least 1") }
@@ -98,7 +121,8 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
         if evalBatches < 1 { try fail("--eval-batches \(evalBatches) must be at least 1") }
         if saveEvery < 0 { try fail("--save-every \(saveEvery) must be 0 (end only) or positive") }
         if keepLast < 1 { try fail("--keep-last \(keepLast) must be at least 1") }
-        if threads < 1 || threads > 256 { try fail("--threads \(threads) must be in 1...256") }
+        if let problem = RuntimeDefaults.threadsProblem(threads) { try fail(problem) }
+        do { _ = try precision.resolved() } catch { try fail(error.description) }
     }
 
     public func jsonString() throws -> String {
@@ -107,8 +131,28 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
+    /// Reads stored run settings; keys an older version did not store take today's defaults. The
+    /// stored text itself is decoded (not re-serialised), so every value reads back exactly.
     public static func decode(json: String, source: String) throws -> AdaptationSettings {
-        do { return try JSONDecoder().decode(AdaptationSettings.self, from: Data(json.utf8)) } catch {
+        do {
+            guard let stored = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+                  var missing = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults)) as? [String: Any],
+                  let close = json.lastIndex(of: "}")
+            else { throw TrainingError.resume("not a JSON object") }
+            for key in stored.keys { missing[key] = nil }
+            // The run length is one fact: a stored one replaces the default's, whichever key it uses.
+            if stored["maxSteps"] != nil || stored["epochs"] != nil {
+                missing["maxSteps"] = nil
+                missing["epochs"] = nil
+            }
+            var text = json
+            if !missing.isEmpty {
+                let extra = try JSONSerialization.data(withJSONObject: missing, options: [.sortedKeys])
+                let fields = String(decoding: extra, as: UTF8.self).dropFirst().dropLast()
+                text = String(json[..<close]) + (stored.isEmpty ? "" : ",") + fields + "}"
+            }
+            return try JSONDecoder().decode(AdaptationSettings.self, from: Data(text.utf8))
+        } catch {
             throw TrainingError.resume("\(source): run arguments are not readable (\(error))")
         }
     }

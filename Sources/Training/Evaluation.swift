@@ -12,44 +12,72 @@ public struct EvalMetrics: Equatable, Sendable {
     public var maskedTokens: Int
 }
 
+/// A held-out masking under which the model is scored: the run's strategy at the BERT rate with
+/// the default 80/10/10 replacement, the same for every run so strategies compare on equal terms.
+public enum EvalScheme: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
+    case token
+    case wholeWord = "whole-word"
+    case span
+
+    public var description: String { rawValue }
+
+    /// The schemes every training run reports.
+    public static let trainingDefault: [EvalScheme] = [.token, .wholeWord]
+
+    public var strategy: MaskingStrategyKind {
+        switch self {
+        case .token: .token
+        case .wholeWord: .wholeWord
+        case .span: .span
+        }
+    }
+
+    /// The prefix of this scheme's fields in metrics.jsonl and `evaluate --json` (`whole_word_loss`, …).
+    public var metricKey: String {
+        switch self {
+        case .token: "token"
+        case .wholeWord: "whole_word"
+        case .span: "span"
+        }
+    }
+}
+
+/// One scheme's scores.
+public typealias SchemeMetrics = (scheme: EvalScheme, metrics: EvalMetrics)
+
 /// A fixed set of held-out batches, each masked once per eval scheme with a seed that does not
 /// depend on the run, so every evaluation of every run and strategy scores the same masks.
 public final class HeldOutEvaluation {
     /// The eval masks' seed: a constant, not the run's `--seed`.
     public static let maskingSeed: UInt64 = 0x0E7A_15EE_D000_0001
-    /// Eval schemes: token and whole-word masking at the BERT rate.
-    public static let schemes: [(name: String, kind: MaskingStrategyKind)] = [("token", .token), ("whole-word", .wholeWord)]
-
-    public let schemeNames: [String]
+    public let schemes: [EvalScheme]
     let batchesByScheme: [[MicroBatch]]
 
     public var batchCount: Int { batchesByScheme.first?.count ?? 0 }
 
-    /// Masks `tokenBatches` once per scheme (the trainer uses the default `schemes`). `vocabulary` gives the `[MASK]` id and the ids a
+    /// Masks `tokenBatches` once per scheme. `vocabulary` gives the `[MASK]` id and the ids a
     /// random replacement may take.
     public init(tokenBatches: [TokenBatch], vocabulary: MaskingVocabulary, probability: Double = 0.15,
-                schemes: [(name: String, kind: MaskingStrategyKind)] = HeldOutEvaluation.schemes) throws {
-        var names: [String] = []
+                schemes: [EvalScheme] = EvalScheme.trainingDefault) throws {
         var all: [[MicroBatch]] = []
         for scheme in schemes {
             let strategy = try makeMaskingStrategy(
-                MaskingOptions(strategy: scheme.kind, probability: probability), vocabulary: vocabulary)
+                MaskingOptions(strategy: scheme.strategy, probability: probability), vocabulary: vocabulary)
             var list: [MicroBatch] = []
             for (index, batch) in tokenBatches.enumerated() {
                 var masked = MaskedBatch(batchSize: batch.batchSize, seqLength: batch.seqLength)
                 strategy.mask(batch, seed: Self.maskingSeed, epoch: 0, batchIndex: index, into: &masked)
                 list.append(MicroBatch(tokens: batch, masked: masked))
             }
-            names.append(scheme.name)
             all.append(list)
         }
-        schemeNames = names
+        self.schemes = schemes
         batchesByScheme = all
     }
 
     /// Scores the model under every scheme (no dropout, weights unchanged).
-    public func evaluate(_ trainer: MaskedLMOptimizer) throws -> [(scheme: String, metrics: EvalMetrics)] {
-        try zip(schemeNames, batchesByScheme).map { name, batches in
+    public func evaluate(_ trainer: MaskedLMOptimizer) throws -> [SchemeMetrics] {
+        try zip(schemes, batchesByScheme).map { scheme, batches in
             var lossSum = 0.0, correct = 0, count = 0
             for batch in batches where batch.tokens.rowCount > 0 {
                 let result = try trainer.forward(batch, training: false, dropoutSeed: 0)
@@ -60,7 +88,7 @@ public final class HeldOutEvaluation {
             let metrics = EvalMetrics(
                 loss: count > 0 ? lossSum / Double(count) : .nan,
                 accuracy: count > 0 ? Double(correct) / Double(count) : .nan, maskedTokens: count)
-            return (name, metrics)
+            return (scheme, metrics)
         }
     }
 }

@@ -5,16 +5,6 @@ import Masking
 import Optimization
 import Tokenizer
 
-extension MaskingKind {
-    var strategyKind: MaskingStrategyKind {
-        switch self {
-        case .token: return .token
-        case .wholeWord: return .wholeWord
-        case .span: return .span
-        }
-    }
-}
-
 extension AdaptationSettings {
     /// Held-out rows in file order (no shuffle), so every run and every `evaluate` sees the same eval batches.
     func heldOutCorpusOptions() -> CorpusOptions {
@@ -44,7 +34,7 @@ extension AdaptationSettings {
 public struct HeldOutReport {
     public var batches: Int
     public var sequences: Int
-    public var results: [(scheme: String, metrics: EvalMetrics)]
+    public var results: [SchemeMetrics]
 }
 
 public enum ModelEvaluation {
@@ -52,7 +42,7 @@ public enum ModelEvaluation {
     /// batch size, sequence length, eval batches), masked with the trainer's fixed eval seed, so
     /// the numbers equal the eval lines of a run with those settings.
     public static func evaluate(_ prepared: PreparedModel, settings: AdaptationSettings,
-                                schemes: [MaskingKind] = [.token, .wholeWord]) throws -> HeldOutReport {
+                                schemes: [EvalScheme] = EvalScheme.trainingDefault) throws -> HeldOutReport {
         let config = prepared.model.config
         if settings.maxSeqLength > config.maxPositionEmbeddings {
             throw TrainingError.invalidSetting(
@@ -62,8 +52,8 @@ public enum ModelEvaluation {
         let tokenBatches = try settings.heldOutBatches(tokenizer: prepared.tokenizer, padId: vocabulary.padId)
         let evaluation = try HeldOutEvaluation(
             tokenBatches: tokenBatches,
-            vocabulary: MaskingVocabulary(size: vocabulary.count, maskId: vocabulary.maskId, specialIds: vocabulary.specialIds),
-            probability: settings.mlmProbability, schemes: schemes.map { ($0.rawValue, $0.strategyKind) })
+            vocabulary: try vocabulary.masking(),
+            probability: settings.mlmProbability, schemes: schemes)
         guard evaluation.batchCount > 0 else {
             throw TrainingError.data(settings.validationCorpus.isEmpty
                 ? "the held-out split (validation split \(settings.validationSplit)) of \(settings.corpus.joined(separator: ", ")) yields no text"

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Masking
 import Reporting
 
 /// Names inside a run's output folder, besides the checkpoints `CheckpointStore` manages.
@@ -8,7 +9,7 @@ public enum RunDirectory {
     public static let settingsFileName = "run.json"
 
     /// `runs/<yyyy-mm-dd-HHMMSS>-adapt-<corpus name>-<mask>` (UTC): the scheme of `RunFolder`, shared with classify/ner.
-    public static func defaultURL(corpus: [String], mask: MaskingKind, date: Date = Date(),
+    public static func defaultURL(corpus: [String], mask: MaskingStrategyKind, date: Date = Date(),
                                   root: URL = URL(fileURLWithPath: RunFolder.root)) -> URL {
         RunFolder.defaultURL(command: "adapt", data: RunFolder.dataName(corpus.first), variant: mask.rawValue, date: date,
                              root: root)

@@ -21,44 +21,8 @@ struct Adapt: ParsableCommand {
 
     static let defaultInit = RepositoryFiles.baseModel
 
-    // Data
-    @Option(help: "Training text: a file (.txt, .gz), folder or glob; repeat for more.")
-    var corpus: [String] = []
-
-    @Option(help: "Held-out text (file, folder or glob; repeatable) instead of a split of --corpus.")
-    var validationCorpus: [String] = []
-
-    @Option(help: "Fraction of --corpus documents held out for evaluation, chosen by hash (default: 0.05).")
-    var validationSplit: Double?
-
-    @Option(help: "Tokens per sequence, [CLS] and [SEP] included (default: 128).")
-    var maxSeqLength: Int?
-
-    // Masking
-    @Option(help: "Masking: token, whole-word or span (default: whole-word).")
-    var mask: MaskingKind?
-
-    @Option(help: "Fraction of tokens predicted (default: 0.15).")
-    var mlmProbability: Double?
-
-    @OptionGroup(title: "Optimisation")
-    var optimization: OptimizationOptions
-
-    @Flag(help: "Freeze the embeddings (word, position, type, LayerNorm); the tied MLM decoder stays frozen with them.")
-    var freezeEmbeddings = false
-
-    // Evaluation and checkpoints
-    @Option(help: "Evaluate every N steps; 0: only at the start and end (default: 200).")
-    var evalEvery: Int?
-
-    @Option(help: "Held-out batches per evaluation (default: 20).")
-    var evalBatches: Int?
-
-    @Option(help: "Save a checkpoint every N steps; 0: only at the end (default: 500).")
-    var saveEvery: Int?
-
-    @Option(help: "Checkpoints to keep (default: 3).")
-    var keepLast: Int?
+    @OptionGroup
+    var options: AdaptationOverrides
 
     @Option(help: "Output folder (default: runs/<yyyy-mm-dd-HHMMSS>-adapt-<corpus>-<mask>; when resuming, the checkpoint's folder).")
     var outputDir: String?
@@ -74,35 +38,15 @@ struct Adapt: ParsableCommand {
     @Option(help: "config.json for a model trained from scratch (with --vocab).")
     var config: String?
 
-    @Flag(help: "Casing (default: the model's tokenizer setting).")
-    var casing: Casing?
-
     @Option(help: "Continue a run: its output folder (uses `latest`) or a step-N.safetensors.gz checkpoint.")
     var resume: String?
 
-    @OptionGroup(title: "Runtime")
-    var runtime: RuntimeOptions
-
+    /// Where the model comes from. The settings' ranges are checked once, by `AdaptationSettings.validate()`
+    /// when the run is set up (its errors are usage errors, naming the option).
     func validate() throws {
-        if resume == nil && corpus.isEmpty {
+        if resume == nil && !options.givenCorpus {
             throw ValidationError("give --corpus FILE (or --resume RUN_DIR to continue a run)")
         }
-        if let validationSplit, !(validationSplit >= 0 && validationSplit < 1) {
-            throw ValidationError("--validation-split \(validationSplit) must be in [0, 1), e.g. 0.05")
-        }
-        if validationSplit != nil && !validationCorpus.isEmpty {
-            throw ValidationError("give --validation-corpus or --validation-split, not both")
-        }
-        if let mlmProbability, !(mlmProbability > 0 && mlmProbability < 1) {
-            throw ValidationError("--mlm-probability \(mlmProbability) must be strictly between 0 and 1, e.g. 0.15")
-        }
-        if let maxSeqLength, maxSeqLength < 8 || maxSeqLength > 4096 {
-            throw ValidationError("--max-seq-length \(maxSeqLength) must be in 8...4096 (and within the model's positions)")
-        }
-        if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every \(evalEvery) must be 0 or positive") }
-        if let evalBatches, evalBatches < 1 { throw ValidationError("--eval-batches \(evalBatches) must be at least 1") }
-        if let saveEvery, saveEvery < 0 { throw ValidationError("--save-every \(saveEvery) must be 0 or positive") }
-        if let keepLast, keepLast < 1 { throw ValidationError("--keep-last \(keepLast) must be at least 1") }
         if (vocab == nil) != (config == nil) {
             throw ValidationError("training from scratch needs both --vocab and --config")
         }
@@ -114,72 +58,10 @@ struct Adapt: ParsableCommand {
         }
     }
 
-    /// Settings for a new run: given options over the defaults.
-    func newSettings() -> AdaptationSettings {
-        let o = optimization
-        var s = AdaptationSettings(corpus: corpus)
-        s.validationCorpus = validationCorpus
-        if let v = validationSplit { s.validationSplit = v }
-        if let v = maxSeqLength { s.maxSeqLength = v }
-        if let v = mask { s.mask = v }
-        if let v = mlmProbability { s.mlmProbability = v }
-        if let v = o.batchSize { s.batchSize = v }
-        if let v = o.gradAccum { s.gradAccum = v }
-        if let v = o.learningRate { s.learningRate = v }
-        if let v = o.warmup { s.warmup = v }
-        if let v = o.schedule { s.schedule = v }
-        if let v = o.weightDecay { s.weightDecay = v }
-        if let v = o.maxGradNorm { s.maxGradNorm = v }
-        s.maxSteps = o.maxSteps
-        s.epochs = o.maxSteps == nil ? (o.epochs ?? 1) : nil
-        s.freezeEmbeddings = freezeEmbeddings
-        if let v = evalEvery { s.evalEvery = v }
-        if let v = evalBatches { s.evalBatches = v }
-        if let v = saveEvery { s.saveEvery = v }
-        if let v = keepLast { s.keepLast = v }
-        s.seed = runtime.resolvedSeed
-        s.threads = runtime.resolvedThreads
-        s.lowercase = casing?.lowercase
-        return s
-    }
-
-    /// The saved settings of the run being resumed. Options that only steer bookkeeping (steps,
-    /// eval, saving, threads) may change; any that would change the training itself must not.
-    func resumedSettings(saved: AdaptationSettings) throws -> AdaptationSettings {
-        var s = saved
-        var conflicts: [String] = []
-        func check<T: Equatable>(_ given: T?, _ current: T, _ name: String) {
-            if let given, given != current { conflicts.append("\(name) (the run used \(current))") }
-        }
-        let o = optimization
-        check(corpus.isEmpty ? nil : corpus, saved.corpus, "--corpus")
-        check(validationCorpus.isEmpty ? nil : validationCorpus, saved.validationCorpus, "--validation-corpus")
-        check(validationSplit, saved.validationSplit, "--validation-split")
-        check(maxSeqLength, saved.maxSeqLength, "--max-seq-length")
-        check(mask, saved.mask, "--mask")
-        check(mlmProbability, saved.mlmProbability, "--mlm-probability")
-        check(o.batchSize, saved.batchSize, "--batch-size")
-        check(o.gradAccum, saved.gradAccum, "--grad-accum")
-        check(o.learningRate, saved.learningRate, "--lr")
-        check(o.warmup, saved.warmup, "--warmup")
-        check(o.schedule, saved.schedule, "--schedule")
-        check(o.weightDecay, saved.weightDecay, "--weight-decay")
-        check(o.maxGradNorm, saved.maxGradNorm, "--max-grad-norm")
-        check(freezeEmbeddings ? true : nil, saved.freezeEmbeddings, "--freeze-embeddings")
-        check(runtime.seed, saved.seed, "--seed")
-        check(casing?.lowercase, saved.lowercase ?? true, "--cased/--uncased")
-        if !conflicts.isEmpty {
-            throw ValidationError("an exact resume keeps the run's settings; these differ: "
-                + conflicts.joined(separator: ", ") + ". Start a new run (with --init CHECKPOINT) to change them.")
-        }
-        if let steps = o.maxSteps { s.maxSteps = steps; s.epochs = nil }
-        if let epochs = o.epochs { s.epochs = epochs; s.maxSteps = nil }
-        if let v = evalEvery { s.evalEvery = v }
-        if let v = evalBatches { s.evalBatches = v }
-        if let v = saveEvery { s.saveEvery = v }
-        if let v = keepLast { s.keepLast = v }
-        s.threads = runtime.resolvedThreads
-        return s
+    /// The run's settings: the given options over the defaults for a new run, or over the saved
+    /// settings of the run being resumed (refusing training-defining changes).
+    func settings(resumed saved: AdaptationSettings?) throws -> AdaptationSettings {
+        try saved.map { try options.resumed($0) } ?? options.applied(to: .defaults)
     }
 
     func modelSource() throws -> ModelSource {
@@ -203,34 +85,34 @@ struct Adapt: ParsableCommand {
     }
 
     func run() throws {
-        var settings: AdaptationSettings
+        let settings: AdaptationSettings
         let source: ModelSource
         var resumed: LoadedCheckpoint?
         if let resume {
             // Opened once: its settings, weights and training state all come from this read.
             let checkpoint = try CheckpointReference.resolve(resume).open()
-            settings = try resumedSettings(saved: try Adaptation.resumeSettings(from: checkpoint))
+            settings = try self.settings(resumed: try Adaptation.resumeSettings(from: checkpoint))
             resumed = checkpoint
             source = .checkpoint(checkpoint.reference)
         } else {
-            settings = newSettings()
+            settings = try self.settings(resumed: nil)
             source = try modelSource()
         }
-        do { try settings.validate() } catch let error as TrainingError { throw ValidationError(error.description) }
         let output = outputDir.map { URL(fileURLWithPath: $0) }
             ?? resumed?.reference.weights.deletingLastPathComponent()
             ?? RunDirectory.defaultURL(corpus: settings.corpus, mask: settings.mask)
 
         logLine(OpenBLASRuntime.kernelDescription)
-        OpenBLASRuntime.setThreads(settings.threads)
-        Parallel.workerCount = settings.threads
-
         let stop = StopSignal()
         stop.install()
         defer { stop.uninstall() }
 
-        let adaptation = try Adaptation(settings: settings, source: source, resume: resumed, outputDirectory: output,
+        let adaptation: Adaptation
+        do {
+            adaptation = try Adaptation(settings: settings, source: source, resume: resumed, outputDirectory: output,
                                         stop: stop)
+        } catch TrainingError.invalidSetting(let message) { throw ValidationError(message) }
+        OpenBLASRuntime.setThreads(settings.threads)
         let summary = try adaptation.run()
         printSummary(summary)
         if summary.stoppedBySignal {
@@ -247,7 +129,7 @@ struct Adapt: ParsableCommand {
         }
         lines.append("steps \(s.startStep)→\(s.finalStep) (\(stepsRun) run) in \(formatDuration(s.wallSeconds)) "
             + "(training \(formatDuration(s.trainingSeconds))), \(Int(s.tokensPerSecond.rounded())) tokens/s")
-        func describe(_ results: [(scheme: String, metrics: EvalMetrics)]) -> String {
+        func describe(_ results: [SchemeMetrics]) -> String {
             results.map { "\($0.scheme) loss \(String(format: "%.4f", $0.metrics.loss)) ppl "
                 + String(format: "%.2f", $0.metrics.perplexity) + " acc " + String(format: "%.2f%%", 100 * $0.metrics.accuracy) }
                 .joined(separator: "; ")

@@ -46,9 +46,6 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Stop after this many epochs without a better dev score; 0 trains every epoch.")
     var patience = 2
 
-    @Option(help: "Seed for the head's initialisation, data order, sampling and dropout.")
-    var seed: UInt64 = 42
-
     @Option(help: "Tokens per example, [CLS] and [SEP] included; longer ones are cut.")
     var maxSeqLength = 128
 
@@ -67,14 +64,17 @@ struct FineTuneArguments: ParsableArguments {
     @Flag(help: "Freeze the whole encoder: train the pooler and classifier on fixed features (a baseline).")
     var freezeEncoder = false
 
-    @Option(help: "Worker threads (GEMMs and elementwise work).")
-    var threads = 2
-
     @Option(help: "Where report.json, summary.json, report.html and model.safetensors.gz go (default: runs/<yyyy-mm-dd-HHMMSS>-<command>-<training data>).")
     var outputDir: String?
 
     @Flag(help: "Do not write the fine-tuned checkpoint (report only).")
     var noSave = false
+
+    @OptionGroup(title: "Runtime")
+    var runtime: RuntimeOptions
+
+    @OptionGroup
+    var seedOption: SeedOption
 
     func freezeOptions() throws -> FreezeOptions {
         for part in freeze where part != "embeddings" {
@@ -87,9 +87,10 @@ struct FineTuneArguments: ParsableArguments {
         let tuning = FineTuneOptions(
             epochs: epochs, batchSize: batchSize, learningRate: lr, warmup: warmup, schedule: schedule, gradAccum: gradAccum,
             weightDecay: weightDecay, maxGradNorm: maxGradNorm,
-            patience: patience > 0 ? patience : nil, metric: metric, seed: seed, maxSeqLength: maxSeqLength,
-            balancedClassWeights: balanced, freeze: try freezeOptions(), threads: threads)
-        OpenBLASRuntime.setThreads(threads)
+            patience: patience > 0 ? patience : nil, metric: metric, seed: seedOption.resolvedSeed,
+            maxSeqLength: maxSeqLength, balancedClassWeights: balanced, freeze: try freezeOptions(),
+            threads: runtime.resolvedThreads)
+        try runtime.apply()
         let output = outputDir.map { URL(fileURLWithPath: $0) }
             ?? RunFolder.defaultURL(command: task, data: RunFolder.dataName(train))
         let initURL: URL

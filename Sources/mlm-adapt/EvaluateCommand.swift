@@ -37,11 +37,11 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Tokens per sequence (default: the run's, else 128).")
     var maxSeqLength: Int?
 
-    @Option(help: "Eval masking schemes, comma-separated: token, whole-word, span (default: token,whole-word).")
-    var mask = "token,whole-word"
+    @Option(help: "Eval masking schemes, comma-separated: \(EvalScheme.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(EvalScheme.trainingDefault.map(\.rawValue).joined(separator: ","))).")
+    var mask = EvalScheme.trainingDefault.map(\.rawValue).joined(separator: ",")
 
-    @Option(help: "Worker threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup(title: "Runtime")
+    var runtime: RuntimeOptions
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
@@ -55,15 +55,14 @@ struct Evaluate: ParsableCommand {
         if let evalBatches, evalBatches < 1 { throw ValidationError("--eval-batches \(evalBatches) must be at least 1") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size \(batchSize) must be at least 1") }
         if let maxSeqLength, maxSeqLength < 3 { throw ValidationError("--max-seq-length \(maxSeqLength) must be at least 3") }
-        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads \(threads) must be in 1...256") }
         _ = try schemes()
     }
 
-    func schemes() throws -> [MaskingKind] {
+    func schemes() throws -> [EvalScheme] {
         let names = mask.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let kinds = try names.map { name in
-            guard let kind = MaskingKind(rawValue: name) else {
-                throw ValidationError("--mask accepts token, whole-word and span, not '\(name)'")
+            guard let kind = EvalScheme(rawValue: name) else {
+                throw ValidationError("--mask accepts \(EvalScheme.allCases.map(\.rawValue).joined(separator: ", ")), not '\(name)'")
             }
             return kind
         }
@@ -74,9 +73,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let workers = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
-        OpenBLASRuntime.setThreads(workers)
-        Parallel.workerCount = workers
+        try runtime.apply()
         let reference = try CheckpointReference.resolve(checkpoint)
         let url = reference.displayURL
         let prepared = try ModelLoading.prepare(reference, heads: .maskedLM)
@@ -95,7 +92,7 @@ struct Evaluate: ParsableCommand {
         if let evalBatches { settings.evalBatches = evalBatches }
         if let batchSize { settings.batchSize = batchSize }
         if let maxSeqLength { settings.maxSeqLength = maxSeqLength }
-        settings.threads = workers
+        settings.threads = runtime.resolvedThreads
 
         let report = try ModelEvaluation.evaluate(prepared, settings: settings, schemes: schemes())
         let step = prepared.checkpoint?.metadata.step
@@ -107,7 +104,7 @@ struct Evaluate: ParsableCommand {
             ]
             if let step { object["step"] = step }
             for (scheme, metrics) in report.results {
-                let key = scheme.replacingOccurrences(of: "-", with: "_")
+                let key = scheme.metricKey
                 object["\(key)_loss"] = metrics.loss
                 object["\(key)_ppl"] = metrics.perplexity
                 object["\(key)_acc"] = metrics.accuracy
@@ -122,7 +119,7 @@ struct Evaluate: ParsableCommand {
             + (settings.validationSplit >= 1 ? "whole corpus" : "validation split \(settings.validationSplit)")
             + (runJSON == nil ? "" : " (unset options from the checkpoint's run settings)"))
         for (scheme, metrics) in report.results {
-            print("\(scheme): loss " + String(format: "%.4f", metrics.loss) + " ppl " + String(format: "%.2f", metrics.perplexity)
+            print("\(scheme.rawValue): loss " + String(format: "%.4f", metrics.loss) + " ppl " + String(format: "%.2f", metrics.perplexity)
                 + " acc " + String(format: "%.2f", 100 * metrics.accuracy) + "% (\(metrics.maskedTokens) masked tokens)")
         }
     }

@@ -22,8 +22,8 @@ struct FillMask: ParsableCommand {
     @Flag(help: "Casing (default: the model's tokenizer setting).")
     var casing: Casing?
 
-    @Option(help: "Worker threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup(title: "Runtime")
+    var runtime: RuntimeOptions
 
     @Flag(help: "Print one JSON object per sentence (fields as transformers' fill-mask pipeline) instead of text.")
     var json = false
@@ -40,9 +40,7 @@ struct FillMask: ParsableCommand {
     }
 
     func run() throws {
-        let workers = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
-        OpenBLASRuntime.setThreads(workers)
-        Parallel.workerCount = workers
+        try runtime.apply()
         let prepared = try ModelLoading.prepare(
             CheckpointReference.resolve(checkpoint), heads: .maskedLM, lowercase: casing?.lowercase)
         if prepared.createdMaskedLMHead {

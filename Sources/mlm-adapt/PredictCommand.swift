@@ -1,6 +1,7 @@
 import ArgumentParser
 import Classification
 import Foundation
+import TensorKernels
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,11 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Write here instead of standard output.")
     var output: String?
 
+    @OptionGroup(title: "Runtime")
+    var runtime: RuntimeOptions
+
     func run() throws {
+        try runtime.apply()
         let loaded = try ClassifierCheckpoint.load(from: URL(fileURLWithPath: checkpoint))
         let texts = try DataReader.readLines(from: URL(fileURLWithPath: file))
         let lines = try Predictor.predict(texts, with: loaded, maxSeqLength: maxSeqLength, batchSize: batchSize)

@@ -26,13 +26,13 @@ func comparableMetrics(_ url: URL) throws -> [String] {
         #expect(summary.finalStep == 40)
         #expect(!summary.stoppedBySignal)
 
-        let before = try #require(summary.firstEval.first { $0.scheme == "whole-word" }?.metrics)
-        let after = try #require(summary.lastEval.first { $0.scheme == "whole-word" }?.metrics)
+        let before = try #require(summary.firstEval.first { $0.scheme == .wholeWord }?.metrics)
+        let after = try #require(summary.lastEval.first { $0.scheme == .wholeWord }?.metrics)
         // Random init predicts uniformly (loss ≈ ln V); 40 steps must at least learn which tokens are frequent.
         #expect(abs(before.loss - log(Double(tiny.config.vocabSize))) < 0.5)
         #expect(after.loss < before.loss - 0.6, "held-out loss \(before.loss) → \(after.loss)")
         #expect(after.accuracy > before.accuracy)
-        #expect(summary.firstEval.map(\.scheme) == ["token", "whole-word"])
+        #expect(summary.firstEval.map(\.scheme) == [.token, .wholeWord])
 
         // metrics.jsonl: one train line per step, evals at 0, 10, 20, 30, 40.
         let lines = try MetricsLog.read(output.appendingPathComponent("metrics.jsonl"))

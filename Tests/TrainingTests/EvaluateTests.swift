@@ -21,10 +21,12 @@ import Testing
         let json = try #require(prepared.checkpoint?.metadata.runArgumentsJSON)
         let settings = try AdaptationSettings.decode(json: json, source: checkpoint.path)
         let report = try ModelEvaluation.evaluate(prepared, settings: settings, schemes: [.token, .wholeWord, .span])
-        #expect(report.results.map(\.scheme) == ["token", "whole-word", "span"])
+        #expect(report.results.map(\.scheme) == [.token, .wholeWord, .span])
         #expect(report.batches == settings.evalBatches)
         for (scheme, metrics) in report.results.prefix(2) {
-            let key = scheme.replacingOccurrences(of: "-", with: "_")
+            // The metrics.jsonl field names other tools read, spelled out.
+            let key = try #require([EvalScheme.token: "token", .wholeWord: "whole_word"][scheme])
+            #expect(scheme.metricKey == key)
             let loggedLoss = try #require(lastEval["\(key)_loss"] as? Double)
             #expect(abs(metrics.loss - loggedLoss) < 1e-9, "\(scheme): \(metrics.loss) vs logged \(loggedLoss)")
             #expect(metrics.accuracy == lastEval["\(key)_acc"] as? Double)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Masking
 @testable import Training
 
 @Suite struct SettingsTests {
@@ -11,6 +12,9 @@ import Testing
         #expect(s.learningRate == 5e-5 && s.warmup == .ratio(0.06) && s.schedule == .linear && s.weightDecay == 0.01)
         #expect(s.batchSize == 16 && s.maxSeqLength == 128 && s.evalEvery == 200 && s.saveEvery == 500 && s.keepLast == 3)
         #expect(s.mask == .wholeWord && s.mlmProbability == 0.15 && s.maxGradNorm == 1.0)
+        // The masking defaults are MaskingOptions' own: BERT's 80/10/10, exact budget, SpanBERT's spans.
+        #expect(s.maskingOptions == MaskingOptions(strategy: .wholeWord, probability: 0.15))
+        #expect(s.precision == .auto && AdaptationSettings.defaults.epochs == 1 && AdaptationSettings.defaults.maxSteps == nil)
     }
 
     static let nonsense: [(String, @Sendable (inout AdaptationSettings) -> Void)] = [
@@ -29,6 +33,12 @@ import Testing
         ("--eval-batches", { @Sendable (s: inout AdaptationSettings) in s.evalBatches = 0 }),
         ("--keep-last", { @Sendable (s: inout AdaptationSettings) in s.keepLast = 0 }),
         ("--threads", { @Sendable (s: inout AdaptationSettings) in s.threads = 0 }),
+        ("--mask-ratio 1.5", { @Sendable (s: inout AdaptationSettings) in s.maskRatio = 1.5 }),
+        ("--mask-ratio + --random-ratio + --keep-ratio", { @Sendable (s: inout AdaptationSettings) in s.keepRatio = 0.2 }),
+        ("--random-ratio", { @Sendable (s: inout AdaptationSettings) in s.randomRatio = -0.1 }),
+        ("--span-p 0", { @Sendable (s: inout AdaptationSettings) in s.spanP = 0 }),
+        ("--max-span-length 0", { @Sendable (s: inout AdaptationSettings) in s.maxSpanLength = 0 }),
+        ("--precision bf16: the bf16 backend is not available", { @Sendable (s: inout AdaptationSettings) in s.precision = .bf16 }),
     ]
 
     @Test(arguments: nonsense.indices)
@@ -48,7 +58,45 @@ import Testing
         s.warmup = .steps(30)
         s.lowercase = false
         s.validationCorpus = ["held-out/*.txt"]
+        s.maskBudget = .bernoulli
+        s.maskRatio = 0.7
+        s.randomRatio = 0.2
+        s.staticMasking = true
+        s.precision = .fp32
         #expect(try AdaptationSettings.decode(json: s.jsonString(), source: "test") == s)
+    }
+
+    /// run_args as the version before the masking options and precision wrote them.
+    static let oldRunArguments = #"{"batchSize":16,"corpus":["legal.txt"],"evalBatches":20,"evalEvery":200,"#
+        + #""freezeEmbeddings":false,"gradAccum":1,"keepLast":3,"learningRate":5.0000000000000002e-05,"mask":"span","#
+        + #""maxGradNorm":1,"maxSeqLength":128,"maxSteps":300,"mlmProbability":0.14999999999999999,"saveEvery":500,"#
+        + #""schedule":"linear","seed":18446744073709551557,"threads":2,"validationCorpus":[],"#
+        + #""validationSplit":0.050000000000000003,"warmup":{"ratio":{"_0":0.059999999999999998}},"weightDecay":0.01}"#
+
+    @Test func oldRunArgumentsReadWithTodaysDefaultsForNewKeys() throws {
+        let s = try AdaptationSettings.decode(json: Self.oldRunArguments, source: "old")
+        var expected = AdaptationSettings(corpus: ["legal.txt"], maxSteps: 300)
+        expected.mask = .span
+        expected.seed = 18_446_744_073_709_551_557  // a seed above Int64.max reads back exactly
+        expected.threads = 2
+        #expect(s == expected)
+        #expect(s.epochs == nil && s.maskBudget == .exact && s.precision == .auto)
+    }
+
+    @Test func storedEpochsReplaceTheDefaultRunLength() throws {
+        var s = Self.valid
+        s.maxSteps = nil
+        s.epochs = 2.5
+        let decoded = try AdaptationSettings.decode(json: s.jsonString(), source: "test")
+        #expect(decoded.epochs == 2.5 && decoded.maxSteps == nil)
+    }
+
+    @Test func unreadableRunArgumentsNameTheSource() {
+        #expect {
+            _ = try AdaptationSettings.decode(json: #"{"mask":"sideways"}"#, source: "ckpt.safetensors.gz")
+        } throws: { error in
+            "\(error)".contains("ckpt.safetensors.gz") && "\(error)".contains("run arguments")
+        }
     }
 
     @Test func defaultOutputFolderNamesDateCorpusAndMask() {

@@ -52,10 +52,20 @@ struct TinySetup {
     var source: ModelSource { .scratch(vocabulary: vocabularyURL, config: configURL) }
 
     func settings(steps: Int) -> AdaptationSettings {
-        AdaptationSettings(
-            corpus: [corpusURL.path], validationSplit: 0.1, maxSeqLength: 32, mask: .wholeWord, batchSize: 8,
-            learningRate: 5e-3, warmup: .steps(5), maxSteps: steps, evalEvery: 10, evalBatches: 3, saveEvery: 10,
-            keepLast: 2, seed: 7, threads: 2)
+        var s = AdaptationSettings(corpus: [corpusURL.path], maxSteps: steps)
+        s.validationSplit = 0.1
+        s.maxSeqLength = 32
+        s.mask = .wholeWord
+        s.batchSize = 8
+        s.learningRate = 5e-3
+        s.warmup = .steps(5)
+        s.evalEvery = 10
+        s.evalBatches = 3
+        s.saveEvery = 10
+        s.keepLast = 2
+        s.seed = 7
+        s.threads = 2
+        return s
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Masking
 
 /// `mlm-bench masking-strategies`: adapts the same base model with token, whole-word and span masking
 /// (same seeds, data order and token budget), then compares held-out MLM quality, throughput and
@@ -65,7 +66,7 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
     /// The settings after applying the --quick and plain defaults.
     func plan() throws -> MaskingStrategiesPlan {
         let kinds = strategies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        for kind in kinds where maskingKind(named: kind) == nil {
+        for kind in kinds where MaskingStrategyKind(rawValue: kind) == nil {
             throw ValidationError("--strategies: unknown strategy '\(kind)' (token, whole-word, span)")
         }
         if kinds.isEmpty { throw ValidationError("--strategies: give at least one strategy") }

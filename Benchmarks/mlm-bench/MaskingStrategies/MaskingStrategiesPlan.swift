@@ -1,16 +1,6 @@
 import Foundation
 import Masking
 
-/// The masking kind for a CLI name (`mlm-adapt --mask` spells them token, whole-word, span).
-func maskingKind(named name: String) -> MaskingStrategyKind? {
-    switch name {
-    case "token": return .token
-    case "whole-word": return .wholeWord
-    case "span": return .span
-    default: return nil
-    }
-}
-
 /// Every setting of one benchmark run, after defaults.
 struct MaskingStrategiesPlan: Sendable {
     var corpus: String

@@ -29,7 +29,7 @@ extension MaskingStrategiesBenchmark {
             size: vocabulary.count, maskId: vocabulary.maskId, specialIds: vocabulary.specialIds)
         var results: [String: [UInt64: Double]] = [:]
         for name in plan.strategies {
-            guard let kind = maskingKind(named: name) else { continue }
+            guard let kind = MaskingStrategyKind(rawValue: name) else { continue }
             let strategy = try makeMaskingStrategy(MaskingOptions(strategy: kind, probability: 0.15), vocabulary: maskingVocabulary)
             var masked = MaskedBatch(batchSize: plan.batchSize, seqLength: plan.maxSeqLength)
             for seed in plan.seeds {

@@ -1,0 +1,125 @@
+import Checkpoint
+import Corpus
+import Dispatch
+import Foundation
+import Optimization
+
+/// Counters that, with the run seed, fix every random choice still to come: masks are a function
+/// of (seed, epoch, batch in epoch) and dropout of (seed, step, micro-batch), so this is the whole
+/// "RNG state" a checkpoint needs (the corpus cursor carries the shuffle state).
+public struct TrainerState: Codable, Equatable, Sendable {
+    public var step: Int
+    public var epoch: Int
+    public var batchInEpoch: Int
+    public var seed: UInt64
+    public var bestEvalLoss: Double?
+    public var bestEvalStep: Int?
+
+    /// Keeps the best (lowest finite) held-out loss of the primary scheme.
+    mutating func record(evalLoss loss: Double) {
+        if loss.isFinite, bestEvalLoss.map({ loss < $0 }) ?? true {
+            bestEvalLoss = loss
+            bestEvalStep = step
+        }
+    }
+}
+
+/// What a resumed run continues from: the weights, the counters and the corpus position.
+struct ResumePoint {
+    var prepared: PreparedModel
+    var state: TrainerState
+    var cursor: CorpusCursor
+    var checkpoint: LoadedCheckpoint
+}
+
+/// A run's checkpoints: writing model + optimizer state, and reading it back for `--resume`.
+struct AdaptationCheckpoints {
+    static let firstMomentPrefix = "exp_avg."
+    static let secondMomentPrefix = "exp_avg_sq."
+
+    let settings: AdaptationSettings
+    let prepared: PreparedModel
+    let store: CheckpointStore
+
+    init(settings: AdaptationSettings, prepared: PreparedModel, directory: URL) {
+        self.settings = settings
+        self.prepared = prepared
+        store = CheckpointStore(directory: directory, keepLast: settings.keepLast)
+    }
+
+    /// Writes `step-N.safetensors.gz` and its optimizer sibling; returns the model file and the seconds it took.
+    func save(trainer: MaskedLMOptimizer, state: TrainerState, cursor: CorpusCursor) throws -> (url: URL, seconds: Double) {
+        let started = DispatchTime.now()
+        let model = trainer.model
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let metadata = CheckpointMetadata(
+            configJSON: prepared.configJSON, vocabularyText: prepared.vocabularyText, doLowerCase: prepared.lowercase,
+            runArgumentsJSON: try settings.jsonString(), step: state.step,
+            dataCursorJSON: String(decoding: try encoder.encode(cursor), as: UTF8.self),
+            rngState: String(decoding: try encoder.encode(state), as: UTF8.self))
+        var moments: [TensorView] = []
+        for tensor in trainer.optimizer.spans.tensors {
+            guard let pair = trainer.optimizer.moments(of: tensor.name) else { continue }
+            moments.append(TensorView(name: Self.firstMomentPrefix + tensor.name, shape: tensor.shape,
+                                      values: UnsafeBufferPointer(pair.first)))
+            moments.append(TensorView(name: Self.secondMomentPrefix + tensor.name, shape: tensor.shape,
+                                      values: UnsafeBufferPointer(pair.second)))
+        }
+        let url = try store.save(
+            step: state.step, model: model.layout.tensorViews(of: UnsafeBufferPointer(model.parameters)),
+            optimizer: moments, metadata: metadata)
+        return (url, seconds(since: started))
+    }
+
+    static func loadForResume(_ checkpoint: LoadedCheckpoint, settings: AdaptationSettings) throws -> ResumePoint {
+        let url = checkpoint.reference.weights
+        let prepared = try ModelLoading.prepare(
+            checkpoint, heads: .exactly(.maskedLM), lowercase: settings.lowercase, seed: settings.seed)
+        guard let stateJSON = checkpoint.metadata.rngState,
+              let cursorJSON = checkpoint.metadata.dataCursorJSON else {
+            throw TrainingError.resume("\(url.path) lacks the training state (rng_state, data_cursor); it is not a training checkpoint")
+        }
+        let decoder = JSONDecoder()
+        do {
+            let state = try decoder.decode(TrainerState.self, from: Data(stateJSON.utf8))
+            let cursor = try decoder.decode(CorpusCursor.self, from: Data(cursorJSON.utf8))
+            return ResumePoint(prepared: prepared, state: state, cursor: cursor, checkpoint: checkpoint)
+        } catch {
+            throw TrainingError.resume("\(url.path): unreadable training state (\(error))")
+        }
+    }
+
+    /// Loads the AdamW moments saved beside the resumed checkpoint.
+    func restoreMoments(into optimizer: AdamW, from resume: ResumePoint) throws {
+        let step = resume.state.step
+        let url = CheckpointStore.optimizerURL(for: resume.checkpoint.url)
+        let file = try CheckpointStore.readOptimizer(pairedWith: resume.checkpoint)
+        for tensor in optimizer.spans.tensors {
+            guard let pair = optimizer.moments(of: tensor.name) else { continue }
+            for (prefix, buffer) in [(Self.firstMomentPrefix, pair.first), (Self.secondMomentPrefix, pair.second)] {
+                guard let entry = file.entry(prefix + tensor.name), entry.elementCount == tensor.count else {
+                    throw TrainingError.resume("\(url.path): no moment \(prefix + tensor.name) of \(tensor.count) values "
+                        + "(was the run started with other --freeze-* options?)")
+                }
+                try file.readFloats(entry, into: buffer)
+            }
+        }
+        if let saved = file.metadata["step"].flatMap(Int.init), saved != step {
+            throw TrainingError.resume("\(url.path) is the optimizer state of step \(saved), the model is at step \(step)")
+        }
+        optimizer.restore(stepCount: step)
+    }
+
+    /// `run.json`: the settings and the model a person reads to know what the folder holds.
+    func writeRunDescription(to directory: URL) throws {
+        let url = directory.appendingPathComponent(RunDirectory.settingsFileName)
+        let object: [String: Any] = [
+            "settings": (try? JSONSerialization.jsonObject(with: Data(try settings.jsonString().utf8))) ?? [:],
+            "model": prepared.checkpoint?.source ?? "scratch",
+            "lowercase": prepared.lowercase,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: url, options: .atomic)
+    }
+}

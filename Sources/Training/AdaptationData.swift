@@ -1,0 +1,96 @@
+import Corpus
+import Foundation
+import Masking
+import Tokenizer
+
+/// The training data of a run: the shuffled corpus stream, where it stands (the cursor a checkpoint
+/// stores), and the masked micro-batches of each optimizer step.
+final class AdaptationData {
+    let settings: AdaptationSettings
+    let stream: CorpusStreamer
+    let masking: any MaskingStrategy
+    /// Reused every step: each holds its token and mask buffers.
+    private var microBatches: [MicroBatch]
+
+    init(settings: AdaptationSettings, tokenizer: WordPieceTokenizer, vocabulary: Vocabulary,
+         resumeFrom cursor: CorpusCursor?) throws {
+        self.settings = settings
+        stream = try CorpusStreamer(options: settings.trainCorpusOptions(), tokenizer: tokenizer, resumeFrom: cursor)
+        masking = try makeMaskingStrategy(settings.maskingOptions, vocabulary: try vocabulary.masking())
+        let padId = vocabulary.padId
+        microBatches = (0..<settings.gradAccum).map { _ in
+            MicroBatch(
+                tokens: TokenBatch(batchSize: settings.batchSize, seqLength: settings.maxSeqLength, padId: padId),
+                masked: MaskedBatch(batchSize: settings.batchSize, seqLength: settings.maxSeqLength))
+        }
+    }
+
+    var cursor: CorpusCursor { stream.cursor }
+
+    /// Reads and masks the next step's (up to `gradAccum`) micro-batches. A step never spans two
+    /// epochs: at the end of one it takes what is left (as HF `Trainer` does), and the next step
+    /// starts the next epoch. A short last batch is used as it is.
+    func nextStep(state: inout TrainerState) throws -> [MicroBatch] {
+        var filled = 0
+        while filled < microBatches.count {
+            if try !stream.nextBatch(into: &microBatches[filled].tokens) {
+                if filled > 0 { break }
+                stream.startNextEpoch()
+                state.epoch = stream.epoch
+                state.batchInEpoch = 0
+                guard try stream.nextBatch(into: &microBatches[filled].tokens) else {
+                    throw TrainingError.data("the training corpus \(settings.corpus.joined(separator: ", ")) yields no sequences")
+                }
+            }
+            state.epoch = stream.epoch
+            masking.mask(microBatches[filled].tokens, seed: settings.seed, epoch: state.epoch,
+                         batchIndex: state.batchInEpoch, into: &microBatches[filled].masked)
+            state.batchInEpoch += 1
+            filled += 1
+        }
+        return filled == microBatches.count ? microBatches : Array(microBatches[0..<filled])
+    }
+}
+
+extension Vocabulary {
+    /// What masking needs of the vocabulary: its size, `[MASK]` and the ids never selected or drawn.
+    func masking() throws -> MaskingVocabulary {
+        try MaskingVocabulary(size: count, maskId: maskId, specialIds: specialIds)
+    }
+}
+
+extension AdaptationSettings {
+    func trainCorpusOptions() -> CorpusOptions {
+        CorpusOptions(
+            sources: corpus, maxSeqLength: maxSeqLength, seed: seed,
+            validationFraction: validationCorpus.isEmpty ? validationSplit : 0, split: .train)
+    }
+
+    /// The fixed held-out batches every evaluation of the run scores.
+    func heldOutEvaluation(tokenizer: WordPieceTokenizer, vocabulary: Vocabulary) throws -> HeldOutEvaluation {
+        let evaluation = try HeldOutEvaluation(
+            tokenBatches: try heldOutBatches(tokenizer: tokenizer, padId: vocabulary.padId),
+            vocabulary: try vocabulary.masking())
+        guard evaluation.batchCount > 0 else {
+            throw TrainingError.data(validationCorpus.isEmpty
+                ? "the held-out split (--validation-split \(validationSplit)) of \(corpus.joined(separator: ", ")) is empty; raise it or pass --validation-corpus"
+                : "--validation-corpus \(validationCorpus.joined(separator: ", ")) yields no text")
+        }
+        return evaluation
+    }
+
+    /// `--max-steps`, or `--epochs` worth of steps (which costs one pass to count the rows).
+    func plannedSteps(tokenizer: WordPieceTokenizer, padId: Int32, log: (String) -> Void) throws -> Int {
+        if let maxSteps { return maxSteps }
+        log("counting training sequences for --epochs…")
+        var options = trainCorpusOptions()
+        options.shuffleBufferSize = 0
+        let stream = try CorpusStreamer(options: options, tokenizer: tokenizer)
+        var batch = TokenBatch(batchSize: batchSize, seqLength: maxSeqLength, padId: padId)
+        var batches = 0
+        while try stream.nextBatch(into: &batch) { batches += 1 }
+        guard batches > 0 else { throw TrainingError.data("the training corpus yields no sequences") }
+        let stepsPerEpoch = (batches + gradAccum - 1) / gradAccum
+        return max(1, Int((Double(stepsPerEpoch) * (epochs ?? 1)).rounded(.up)))
+    }
+}

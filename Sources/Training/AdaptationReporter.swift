@@ -1,0 +1,140 @@
+import Checkpoint
+import Dispatch
+import Foundation
+import Model
+import Optimization
+import TensorKernels
+
+/// The run's outcome, for the final summary.
+public struct AdaptationSummary {
+    public var startStep: Int
+    public var finalStep: Int
+    public var totalSteps: Int
+    public var trainingSeconds: Double
+    public var wallSeconds: Double
+    public var tokens: Int
+    public var tokensPerSecond: Double { trainingSeconds > 0 ? Double(tokens) / trainingSeconds : 0 }
+    public var firstEval: [SchemeMetrics]
+    public var lastEval: [SchemeMetrics]
+    public var bestEvalLoss: Double?
+    public var bestEvalStep: Int?
+    public var primaryScheme: EvalScheme
+    public var checkpoints: [URL]
+    public var stoppedBySignal: Bool
+    public var lastCheckpoint: URL?
+    public var checkpointWriteSeconds: [Double]
+    public var checkpointBytes: Int?
+    public var outputDirectory: URL
+}
+
+/// Everything a run tells the world as it goes: the start lines, the progress line, metrics.jsonl
+/// (one train line per step, one eval line per evaluation) and the summary it returns.
+final class AdaptationReporter {
+    let settings: AdaptationSettings
+    let metrics: MetricsLog
+    let progress: ProgressReporter
+    let log: (String) -> Void
+    /// The eval scheme whose loss picks the best checkpoint.
+    let primaryScheme: EvalScheme
+    private(set) var summary: AdaptationSummary
+    private var runStart = DispatchTime.now()
+
+    init(settings: AdaptationSettings, outputDirectory: URL, startStep: Int, totalSteps: Int, resumed: Bool,
+         state: TrainerState, progressIsTerminal: Bool, log: @escaping (String) -> Void) throws {
+        self.settings = settings
+        self.log = log
+        primaryScheme = settings.primaryEvalScheme
+        metrics = try MetricsLog(url: outputDirectory.appendingPathComponent(RunDirectory.metricsFileName),
+                                 resumeStep: resumed ? startStep : nil)
+        progress = ProgressReporter(totalSteps: totalSteps, isTerminal: progressIsTerminal)
+        summary = AdaptationSummary(
+            startStep: startStep, finalStep: startStep, totalSteps: totalSteps, trainingSeconds: 0, wallSeconds: 0,
+            tokens: 0, firstEval: [], lastEval: [], bestEvalLoss: state.bestEvalLoss, bestEvalStep: state.bestEvalStep,
+            primaryScheme: primaryScheme, checkpoints: [], stoppedBySignal: false, lastCheckpoint: nil,
+            checkpointWriteSeconds: [], checkpointBytes: nil, outputDirectory: outputDirectory)
+    }
+
+    /// The lines that open a run: model, data, training plan, output folder.
+    func describeStart(prepared: PreparedModel, trainable: Int, corpusFiles: Int, heldOutBatches: Int,
+                       warmupSteps: Int, precision: Precision, outputDirectory: URL) {
+        let config = prepared.model.config
+        log("model: \(prepared.checkpoint?.source ?? "scratch") — \(config.numHiddenLayers) layers, hidden "
+            + "\(config.hiddenSize), \(trainable) trainable parameters\(settings.freezeEmbeddings ? " (embeddings frozen)" : ""), "
+            + (prepared.lowercase ? "uncased" : "cased"))
+        for note in prepared.notes { log("note: \(note)") }
+        log("corpus: \(corpusFiles) file(s); held out: \(heldOutBatches) batch(es) of \(settings.batchSize)×\(settings.maxSeqLength)")
+        log("training: \(settings.mask.rawValue) masking p=\(settings.mlmProbability), steps \(summary.startStep)→\(summary.totalSteps), batch "
+            + "\(settings.batchSize)×\(settings.gradAccum), lr \(settings.learningRate) \(settings.schedule.rawValue), warmup "
+            + "\(warmupSteps), \(settings.threads) thread(s), \(precision.rawValue)")
+        log("output: \(outputDirectory.path)")
+    }
+
+    /// Starts the clock of the train lines' `elapsed`.
+    func startTraining() { runStart = DispatchTime.now() }
+
+    /// One optimizer step: a metrics.jsonl train line and the progress line.
+    func trained(_ result: StepResult, state: TrainerState, seconds stepSeconds: Double, nextRate: Double) {
+        summary.trainingSeconds += stepSeconds
+        summary.tokens += result.tokens
+        progress.record(loss: result.loss)
+        let throughput = summary.tokensPerSecond
+        metrics.append(MetricRecord([
+            ("type", .string("train")), ("step", .int(state.step)), ("epoch", .int(state.epoch)),
+            ("loss", .double(result.loss)), ("acc", .double(Double(result.correct) / Double(max(1, result.maskedTokens)))),
+            ("masked", .int(result.maskedTokens)), ("lr", .double(result.learningRate)),
+            ("grad_norm", .double(result.gradNorm)), ("tokens", .int(result.tokens)),
+            ("tokens_per_s", .double(throughput.rounded())), ("elapsed", .double(seconds(since: runStart))),
+        ]))
+        let secondsPerStep = summary.trainingSeconds / Double(state.step - summary.startStep)
+        progress.show(step: state.step, learningRate: nextRate, tokensPerSecond: throughput,
+                      secondsPerStep: secondsPerStep, now: seconds(since: runStart))
+    }
+
+    /// One evaluation: a metrics.jsonl eval line (fields `<scheme key>_loss`, `_ppl`, `_acc`, `_masked`) and a message.
+    func evaluated(_ results: [SchemeMetrics], state: TrainerState, seconds evalSeconds: Double) {
+        var fields: [(String, MetricValue)] = [("type", .string("eval")), ("step", .int(state.step))]
+        var parts: [String] = []
+        for (scheme, m) in results {
+            let key = scheme.metricKey
+            fields += [("\(key)_loss", .double(m.loss)), ("\(key)_ppl", .double(m.perplexity)),
+                       ("\(key)_acc", .double(m.accuracy)), ("\(key)_masked", .int(m.maskedTokens))]
+            parts.append("\(scheme.rawValue) loss \(format(m.loss, digits: 4)) ppl \(format(m.perplexity, digits: 2)) acc "
+                + format(100 * m.accuracy, digits: 2) + "%")
+        }
+        fields.append(("seconds", .double(evalSeconds)))
+        metrics.append(MetricRecord(fields))
+        progress.message("eval @ step \(state.step): " + parts.joined(separator: "; "))
+        if summary.firstEval.isEmpty { summary.firstEval = results }
+        summary.lastEval = results
+        summary.bestEvalLoss = state.bestEvalLoss
+        summary.bestEvalStep = state.bestEvalStep
+    }
+
+    func saved(_ checkpoint: (url: URL, seconds: Double)) {
+        let (url, saveSeconds) = checkpoint
+        summary.checkpointWriteSeconds.append(saveSeconds)
+        summary.lastCheckpoint = url
+        summary.checkpointBytes = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
+        progress.message("saved \(url.path) (" + String(format: "%.1f", saveSeconds) + " s)")
+    }
+
+    func stoppedBySignal() { summary.stoppedBySignal = true }
+
+    func finish(state: TrainerState, checkpoints: [URL], wallSeconds: Double) -> AdaptationSummary {
+        progress.finish()
+        summary.finalStep = state.step
+        summary.wallSeconds = wallSeconds
+        summary.checkpoints = checkpoints
+        return summary
+    }
+}
+
+extension AdaptationSettings {
+    /// The eval scheme whose loss picks the best checkpoint: the run's own masking where it is one
+    /// of the eval schemes, else whole-word.
+    var primaryEvalScheme: EvalScheme { mask == .token ? .token : .wholeWord }
+}
+
+func seconds(since start: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+}
