@@ -63,7 +63,7 @@ extension AdaptationSettings {
     func trainCorpusOptions() -> CorpusOptions {
         CorpusOptions(
             sources: corpus, maxSeqLength: maxSeqLength, seed: seed,
-            validationFraction: validationCorpus.isEmpty ? validationSplit : 0, split: .train)
+            validationFraction: validationCorpus.isEmpty ? validationSplit : 0, split: .train, textColumn: textColumn)
     }
 
     /// The fixed held-out batches every evaluation of the run scores.

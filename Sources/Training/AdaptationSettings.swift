@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import Masking
 import Optimization
@@ -16,6 +17,8 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
     /// Fraction of training documents held out when there is no validation corpus.
     public var validationSplit = 0.05
     public var maxSeqLength = 128
+    /// The column whose values are the documents of a table corpus file (`.tsv`, `.csv`, `.jsonl`).
+    public var textColumn = CorpusOptions.defaultTextColumn
     // Masking (the strategy's own defaults are `MaskingOptions`')
     public var mask = MaskingStrategyKind.wholeWord
     public var mlmProbability = 0.15

@@ -11,11 +11,11 @@ extension AdaptationSettings {
         if !validationCorpus.isEmpty {
             return CorpusOptions(
                 sources: validationCorpus, maxSeqLength: maxSeqLength, shuffleBufferSize: 0,
-                seed: seed, validationFraction: 0, split: .train)
+                seed: seed, validationFraction: 0, split: .train, textColumn: textColumn)
         }
         return CorpusOptions(
             sources: corpus, maxSeqLength: maxSeqLength, shuffleBufferSize: 0,
-            seed: seed, validationFraction: validationSplit, split: .validation)
+            seed: seed, validationFraction: validationSplit, split: .validation, textColumn: textColumn)
     }
 
     /// The first `evalBatches` held-out batches.

@@ -14,7 +14,7 @@ struct AdaptationOverrides: ParsableArguments {
     private static let d = AdaptationSettings.defaults
 
     // Data
-    @Option(help: "Training text: a file (.txt, .gz), folder or glob; repeat for more.")
+    @Option(help: "Training text: a file (.txt, .gz, or a .tsv/.csv/.jsonl table), folder or glob; repeat for more.")
     var corpus: [String] = []
 
     @Option(help: "Held-out text (file, folder or glob; repeatable) instead of a split of --corpus.")
@@ -25,6 +25,9 @@ struct AdaptationOverrides: ParsableArguments {
 
     @Option(help: "Tokens per sequence, [CLS] and [SEP] included (default: \(d.maxSeqLength)).")
     var maxSeqLength: Int?
+
+    @Option(help: "Column of a .tsv/.csv/.jsonl corpus whose values are the documents (default: \(d.textColumn)).")
+    var textColumn: String?
 
     // Masking
     @Option(help: "Which units are masked: single tokens, whole words or spans of words (default: \(d.mask.rawValue)).")
@@ -115,6 +118,7 @@ struct AdaptationOverrides: ParsableArguments {
         .training("--validation-corpus", \.validationCorpus, \.validationCorpus),
         .training("--validation-split", \.validationSplit, \.validationSplit),
         .training("--max-seq-length", \.maxSeqLength, \.maxSeqLength),
+        .training("--text-column", \.textColumn, \.textColumn),
         .training("--mask", \.mask, \.mask),
         .training("--mlm-probability", \.mlmProbability, \.mlmProbability),
         .training("--mask-budget", \.maskBudget, \.maskBudget),

@@ -25,6 +25,7 @@ import Training
         (["--corpus", "a.txt", "--corpus", "b/*.txt"], { $0.corpus = ["a.txt", "b/*.txt"] }),
         (["--validation-corpus", "dev.txt"], { $0.validationCorpus = ["dev.txt"] }),
         (["--validation-split", "0.2", "--max-seq-length", "64"], { $0.validationSplit = 0.2; $0.maxSeqLength = 64 }),
+        (["--text-column", "body"], { $0.textColumn = "body" }),
         (["--mask", "span", "--mlm-probability", "0.2"], { $0.mask = .span; $0.mlmProbability = 0.2 }),
         (["--mask", "token"], { $0.mask = .token }),
         (["--mask-budget", "bernoulli", "--mask-ratio", "0.7", "--random-ratio", "0.2", "--keep-ratio", "0.1"],
@@ -71,6 +72,7 @@ import Training
     static let trainingDefining: [(arguments: [String], option: String)] = [
         (["--corpus", "other.txt"], "--corpus"), (["--validation-corpus", "dev.txt"], "--validation-corpus"),
         (["--validation-split", "0.05"], "--validation-split"), (["--max-seq-length", "128"], "--max-seq-length"),
+        (["--text-column", "body"], "--text-column"),
         (["--mask", "token"], "--mask"), (["--mlm-probability", "0.15"], "--mlm-probability"),
         (["--mask-budget", "exact"], "--mask-budget"), (["--mask-ratio", "0.8"], "--mask-ratio"),
         (["--random-ratio", "0.1"], "--random-ratio"), (["--keep-ratio", "0.2"], "--keep-ratio"),
