@@ -116,6 +116,7 @@ public final class FineTuner {
                 optimizer.update(
                     parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
                     learningRate: schedule.rate(atStep: optimizer.stepCount))
+                model.parametersDidChange()
             }
             let validationMetrics: SplitMetrics
             if let validationFeatures {
@@ -143,6 +144,7 @@ public final class FineTuner {
         }
         if let best, best.epoch != records.count {
             _ = bestParameters.withUnsafeBufferPointer { model.parameters.update(fromContentsOf: $0) }
+            model.parametersDidChange()
             log("restored the weights of epoch \(best.epoch)")
         }
         return TrainingOutcome(
