@@ -62,6 +62,7 @@ public final class EmulatedBF16Gemm: BF16Gemm, @unchecked Sendable {
 /// Why oneDNN cannot run (bf16) here.
 public struct OneDNNUnavailable: Error, CustomStringConvertible, Sendable {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// oneDNN (`libdnnl.so.2`, Debian's `libdnnl-dev`), loaded at run time: the package neither links it nor
