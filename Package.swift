@@ -2,9 +2,11 @@
 import PackageDescription
 
 // Modules follow the data flow, and each lists exactly the modules it imports:
+// SeededRandom (the one SplitMix64) sits under everything that draws random numbers.
 // Tokenizer → Corpus → Masking ───────────────────→ Training ───────────┐
 // TensorKernels → Model → Checkpoint, Optimization → Training, Classification → mlm-adapt (CLI)
 // mlm-bench measures the layers below Training.
+// Reporting (run folders, summary.json, report.html, progress; Foundation only) sits below Training and Classification.
 let package = Package(
     name: "mlm-adapt",
     platforms: [.macOS(.v14)],
@@ -23,44 +25,59 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        .target(name: "SeededRandom"),
         .target(name: "Tokenizer"),
-        .target(name: "Corpus", dependencies: ["Tokenizer", "CZlib"]),
-        .target(name: "Masking", dependencies: ["Corpus", "Tokenizer"]),
+        .target(name: "Tables"),
+        .target(name: "Corpus", dependencies: ["SeededRandom", "Tables", "Tokenizer", "CZlib"]),
+        .target(name: "Masking", dependencies: ["Corpus", "SeededRandom", "Tokenizer"]),
         .target(name: "CTensorKernels"),
-        .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels"]),
-        .target(name: "Model", dependencies: ["TensorKernels"]),
-        .target(name: "Checkpoint", dependencies: ["Model", "TensorKernels", "Tokenizer", "CZlib"]),
-        .target(name: "Optimization", dependencies: ["Model"]),
+        .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels", "SeededRandom"]),
+        .target(name: "Model", dependencies: ["SeededRandom", "TensorKernels"]),
+        .target(name: "Checkpoint", dependencies: ["Model", "SeededRandom", "TensorKernels", "Tokenizer", "CZlib"]),
+        .target(name: "Optimization", dependencies: ["Model", "TensorKernels"]),
+        .target(name: "Reporting"),
         .target(
             name: "Training",
-            dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "TensorKernels", "Tokenizer"]),
+            dependencies: [
+                "Checkpoint", "Corpus", "Masking", "Model", "Optimization", "Reporting", "SeededRandom", "TensorKernels",
+                "Tokenizer",
+            ]),
         .target(
-            name: "Classification", dependencies: ["Checkpoint", "Model", "Optimization", "TensorKernels", "Tokenizer"]),
+            name: "Classification",
+            dependencies: [
+                "Checkpoint", "Model", "Optimization", "Reporting", "SeededRandom", "Tables", "TensorKernels", "Tokenizer",
+            ]),
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
-                "Checkpoint", "Classification", "Model", "Optimization", "TensorKernels", "Tokenizer", "Training",
+                "Checkpoint", "Classification", "Model", "Optimization", "Reporting", "TensorKernels", "Tokenizer",
+                "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "mlm-bench",
             dependencies: [
-                "Checkpoint", "Corpus", "Masking", "Model", "TensorKernels", "Tokenizer",
+                "Checkpoint", "Corpus", "Masking", "Model", "SeededRandom", "TensorKernels", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/mlm-bench"),
 
+        .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Tokenizer"]),
         .testTarget(name: "MaskingTests", dependencies: ["Corpus", "Masking", "Tokenizer"]),
-        .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
+        .testTarget(name: "TensorKernelsTests", dependencies: ["SeededRandom", "TensorKernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Checkpoint", "Model"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Model", "TensorKernels", "Tokenizer"]),
+        .testTarget(
+            name: "CheckpointTests", dependencies: ["Checkpoint", "Model", "SeededRandom", "TensorKernels", "Tokenizer"]),
         .testTarget(name: "OptimizationTests", dependencies: ["Model", "Optimization"]),
         .testTarget(
             name: "TrainingTests",
             dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "Tokenizer", "Training"]),
-        .testTarget(name: "ClassificationTests", dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Tokenizer"]),
+        .testTarget(
+            name: "ClassificationTests",
+            dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer"]),
+        .testTarget(name: "ReportingTests", dependencies: ["CZlib", "Reporting"]),
         .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
     ]
 )

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import TensorKernels
+import SeededRandom
 
 /// `mlm-adapt classify` and `ner` timed beside the PyTorch recipe on the same files, on short and long texts.
 struct FineTuneBenchmark: ParsableCommand {
@@ -124,7 +124,7 @@ struct FineTuneBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         // About 1.3 WordPiece tokens per word: 22 words ≈ 30 tokens; long texts overflow the maximum length.
         let count = length == "short" ? 22 : maxSeqLength
-        var generator = SplitMix64(seed: task == "ner" ? 2 : 1)  // the same tasks on every run
+        var generator = SplitMix64(state: task == "ner" ? 2 : 1)  // the same tasks on every run
         var totalWords = 0
         func text(_ index: Int) -> [String] {
             let start = Int(generator.next() % UInt64(max(1, words.count - count)))

@@ -21,7 +21,7 @@ struct MLMBench: ParsableCommand {
 
     /// Picks the fastest OpenBLAS kernel (may re-execute the process) before parsing the command line.
     static func main() {
-        OpenBLASRuntime.ensureBestKernel()
+        OpenBLASRuntime.ensureBestKernel(verbose: true)
         main(nil)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
+import SeededRandom
 import TensorKernels
 
 /// Forward + backward of BERT with the MLM head, measured beside PyTorch (same shapes, same thread count).
@@ -155,7 +156,7 @@ struct TrainStepBenchmark: ParsableCommand {
         model.initializeWeights(seed: 1)
         model.setPrecision(precision)
         let workspace = BertWorkspace(layout: layout, batchSize: batch, seqLength: seq, maxMaskedTokens: masked)
-        var generator = SplitMix64(seed: 7)
+        var generator = SplitMix64(afterOneDrawFrom: 7)
         let tokens = batch * seq
         let ids = (0..<tokens).map { _ in Int32(5 + generator.next() % 30000) }
         let types = [Int32](repeating: 0, count: tokens)

@@ -9,6 +9,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case configMismatch(file: String, reason: String)
     case vocabMismatch(file: String, reason: String)
     case invalidModelFolder(folder: String, reason: String)
+    /// A path that is none of the kinds `CheckpointReference` accepts.
+    case notACheckpoint(path: String, found: String, expected: String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(file): vocab mismatch: \(reason)"
         case .invalidModelFolder(let folder, let reason):
             return "\(folder): \(reason)"
+        case .notACheckpoint(let path, let found, let expected):
+            return "\(path): \(found); expected \(expected)"
         }
     }
 }

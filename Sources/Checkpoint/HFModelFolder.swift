@@ -10,68 +10,47 @@ public enum HFModelFolder {
         return heads.maskedLM ? "BertForMaskedLM" : "BertModel"
     }
 
-    /// Writes `config.json` (with `architectures`), plain `model.safetensors` with HF names (no optimizer
-    /// state), `vocab.txt`, `tokenizer_config.json` and `special_tokens_map.json`.
-    public static func export(
-        layout: ParameterLayout, parameters: UnsafeBufferPointer<Float>, configJSON: String?, vocabularyText: String,
-        doLowerCase: Bool, to folder: URL
-    ) throws {
+    /// Writes `config.json` (with `architectures` naming the heads), plain `model.safetensors` with HF names
+    /// (no optimizer state), `vocab.txt`, `tokenizer.json` (HF fast tokenizer), `tokenizer_config.json` and
+    /// `special_tokens_map.json`.
+    public static func export(_ prepared: PreparedModel, to folder: URL) throws {
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw CheckpointError.io(file: folder.path, reason: "cannot create the folder (\(error.localizedDescription))")
         }
-        let config = try configWithArchitecture(configJSON: configJSON, config: layout.config,
-                                                architecture: architecture(for: layout.heads))
-        try AtomicFile.write(text: config, to: folder.appendingPathComponent("config.json"))
-        try CheckpointFile.write(layout.tensorViews(of: parameters), metadata: ["format": "pt"],
+        let layout = prepared.model.layout
+        try AtomicFile.write(text: prepared.configJSON, to: folder.appendingPathComponent("config.json"))
+        try CheckpointFile.write(prepared.model.parameterViews(), metadata: ["format": "pt"],
                                  to: folder.appendingPathComponent("model.safetensors"))
-        try AtomicFile.write(text: vocabularyText, to: folder.appendingPathComponent("vocab.txt"))
+        try AtomicFile.write(text: prepared.vocabularyText, to: folder.appendingPathComponent("vocab.txt"))
+        try AtomicFile.write(text: try prepared.tokenizer.huggingFaceJSON(), to: folder.appendingPathComponent("tokenizer.json"))
         let specialTokens = ["unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
                              "mask_token": "[MASK]"]
         var tokenizerConfig: [String: Any] = specialTokens
-        tokenizerConfig["do_lower_case"] = doLowerCase
+        tokenizerConfig["do_lower_case"] = prepared.lowercase
         tokenizerConfig["tokenizer_class"] = "BertTokenizer"
         tokenizerConfig["model_max_length"] = layout.config.maxPositionEmbeddings
         try AtomicFile.write(text: try jsonText(tokenizerConfig), to: folder.appendingPathComponent("tokenizer_config.json"))
         try AtomicFile.write(text: try jsonText(specialTokens), to: folder.appendingPathComponent("special_tokens_map.json"))
     }
 
-    /// Exports a checkpoint file (any source `LoadedCheckpoint.open` accepts).
+    /// Exports a checkpoint with the heads it holds (none created).
+    @discardableResult
     public static func export(checkpoint: LoadedCheckpoint, to folder: URL) throws -> LoadReport {
-        let layout = try checkpoint.inferredLayout()
-        guard let vocabularyText = checkpoint.vocabularyText else {
-            throw CheckpointError.invalidHeader(file: checkpoint.source, reason: "has no vocabulary (metadata 'vocab' or vocab.txt beside it)")
-        }
-        let arena = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.totalCount)
-        defer { arena.deallocate() }
-        arena.initialize(repeating: 0)
-        let report = try checkpoint.loadWeights(into: arena, layout: layout, options: LoadOptions(createMissingHeads: false))
-        try export(layout: layout, parameters: UnsafeBufferPointer(arena), configJSON: checkpoint.configJSON,
-                   vocabularyText: vocabularyText, doLowerCase: checkpoint.doLowerCase ?? true, to: folder)
-        return report
+        let prepared = try ModelLoading.prepare(checkpoint, heads: .stored)
+        try export(prepared, to: folder)
+        return prepared.report
     }
 
-    /// Converts an HF folder (or any readable checkpoint) into our checkpoint file, as a
-    /// BertForMaskedLM: an absent MLM head is created (seeded), a pooler is dropped as unused.
+    /// Converts any `CheckpointReference` (an HF or sentence-transformers folder, ...) into our checkpoint
+    /// file, as a BertForMaskedLM: an absent MLM head is created (seeded), a pooler is dropped as unused.
     public static func importModel(from source: URL, to destination: URL, seed: UInt64 = 0,
                                    compression: Gzip.Options = Gzip.Options()) throws -> LoadReport {
-        let checkpoint = try LoadedCheckpoint.open(source)
-        guard let config = checkpoint.config, let configJSON = checkpoint.configJSON else {
-            throw CheckpointError.invalidModelFolder(folder: source.path, reason: "no config.json")
-        }
-        guard let vocabularyText = checkpoint.vocabularyText else {
-            throw CheckpointError.invalidModelFolder(folder: source.path, reason: "no vocab.txt")
-        }
-        let layout = ParameterLayout(config: config, heads: .maskedLM)
-        let arena = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.totalCount)
-        defer { arena.deallocate() }
-        arena.initialize(repeating: 0)
-        let report = try checkpoint.loadWeights(into: arena, layout: layout, options: LoadOptions(seed: seed))
+        let prepared = try ModelLoading.prepare(CheckpointReference.resolve(source), heads: .maskedLM, seed: seed)
         let metadata = CheckpointMetadata(
-            configJSON: try configWithArchitecture(configJSON: configJSON, config: config, architecture: "BertForMaskedLM"),
-            vocabularyText: vocabularyText, doLowerCase: checkpoint.doLowerCase ?? true)
-        try CheckpointFile.write(layout.tensorViews(of: UnsafeBufferPointer(arena)), metadata: metadata.dictionary(),
-                                 to: destination, compression: compression)
-        return report
+            configJSON: prepared.configJSON, vocabularyText: prepared.vocabularyText, doLowerCase: prepared.lowercase)
+        try CheckpointFile.write(prepared.model.parameterViews(), metadata: metadata.dictionary(), to: destination,
+                                 compression: compression)
+        return prepared.report
     }
 
     /// The original config.json text (unknown keys kept) with `architectures` set.

@@ -1,11 +1,15 @@
 import Foundation
 import Model
 
-/// A checkpoint opened from any supported source: our `.safetensors.gz`, a plain
-/// `.safetensors` (with `config.json`/`vocab.txt` beside it when its metadata has none), or an
-/// HF model folder (`config.json`, `model.safetensors`, optional `vocab.txt` and `tokenizer_config.json`).
+/// A checkpoint opened from any `CheckpointReference`: our `.safetensors.gz` (alone, in a run folder
+/// or named by `latest`), a plain `.safetensors` (with `config.json`/`vocab.txt` beside it when its
+/// metadata has none), an HF model folder (`config.json`, `model.safetensors`, optional `vocab.txt` and
+/// `tokenizer_config.json`) or a sentence-transformers folder. The file is read and decompressed once.
 public struct LoadedCheckpoint: Sendable {
+    /// What errors name: the model folder, or the checkpoint file (also for a run folder or `latest`).
     public let url: URL
+    /// The path as the user gave it, and what it resolved to.
+    public let reference: CheckpointReference
     public let tensors: SafeTensorsFile
     public let metadata: CheckpointMetadata
     /// config.json text: from the metadata, else the file beside it / in the folder.
@@ -17,29 +21,17 @@ public struct LoadedCheckpoint: Sendable {
     public var source: String { url.path }
     public var vocabularyTokenList: [String]? { vocabularyText.map(vocabularyTokens(fromText:)) }
 
+    /// Opens any path `CheckpointReference` accepts.
     public static func open(_ url: URL) throws -> LoadedCheckpoint {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw CheckpointError.io(file: url.path, reason: "no such file or folder")
-        }
-        if isDirectory.boolValue {
-            let weights = url.appendingPathComponent("model.safetensors")
-            guard FileManager.default.fileExists(atPath: weights.path) else {
-                let hasBin = FileManager.default.fileExists(atPath: url.appendingPathComponent("pytorch_model.bin").path)
-                throw CheckpointError.invalidModelFolder(
-                    folder: url.path,
-                    reason: hasBin ? "only pytorch_model.bin found; convert it to model.safetensors first"
-                        : "no model.safetensors in this folder")
-            }
-            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path) else {
-                throw CheckpointError.invalidModelFolder(folder: url.path, reason: "no config.json in this folder")
-            }
-            return try open(file: weights, companions: url, reportedURL: url)
-        }
-        return try open(file: url, companions: url.deletingLastPathComponent(), reportedURL: url)
+        try CheckpointReference.resolve(url).open()
     }
 
-    private static func open(file: URL, companions folder: URL, reportedURL: URL) throws -> LoadedCheckpoint {
+    static func open(reference: CheckpointReference) throws -> LoadedCheckpoint {
+        try open(file: reference.weights, companions: reference.companions, reportedURL: reference.displayURL,
+                 reference: reference)
+    }
+
+    private static func open(file: URL, companions folder: URL, reportedURL: URL, reference: CheckpointReference) throws -> LoadedCheckpoint {
         let tensors = try CheckpointFile.read(file)
         let metadata = try CheckpointMetadata(dictionary: tensors.metadata, source: file.path)
         let configFile = folder.appendingPathComponent("config.json")
@@ -61,7 +53,7 @@ public struct LoadedCheckpoint: Sendable {
             doLowerCase = object?["do_lower_case"] as? Bool
         }
         return LoadedCheckpoint(
-            url: reportedURL, tensors: tensors, metadata: metadata, configJSON: configJSON, config: config,
+            url: reportedURL, reference: reference, tensors: tensors, metadata: metadata, configJSON: configJSON, config: config,
             vocabularyText: vocabularyText, doLowerCase: doLowerCase)
     }
 

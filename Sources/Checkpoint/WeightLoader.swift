@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import SeededRandom
 import TensorKernels
 
 /// How file tensor names map onto the layout's HF BertForMaskedLM names.
@@ -218,7 +219,7 @@ enum HeadInitializer {
         } else if tensor.name.hasSuffix(".bias") {
             values.update(repeating: 0)
         } else {
-            var generator = SplitMix64(seed: seed ^ fnv1a(tensor.name))
+            var generator = SplitMix64(afterOneDrawFrom: seed ^ fnv1a(tensor.name))
             let std = Double(config.initializerRange)
             for i in 0..<values.count { values[i] = Float(generator.nextGaussian() * std) }
         }

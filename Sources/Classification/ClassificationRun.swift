@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import Reporting
 import Tokenizer
 
 /// Inputs of one `classify` or `ner` run.
@@ -36,7 +37,9 @@ public struct RunOptions: Sendable {
 
 /// A whole fine-tuning run: read the task, load the encoder, train, evaluate, save, report.
 public enum ClassificationRun {
-    public static func run(kind: ClassifierKind, options: RunOptions, log: @escaping (String) -> Void) throws -> RunReport {
+    /// - Parameter progress: where progress within each epoch goes (nil: none).
+    public static func run(kind: ClassifierKind, options: RunOptions, progress: ProgressStyle? = nil,
+                           log: @escaping (String) -> Void) throws -> RunReport {
         let started = Date()
         let tuning = options.tuning
         // Read and label the data before loading the model, so bad data fails fast.
@@ -68,6 +71,7 @@ public enum ClassificationRun {
             kind: kind, model: loaded.model, labels: labels, batchSize: tuning.batchSize, maxSeqLength: tuning.maxSeqLength)
         let tuner = try FineTuner(classifier: classifier, options: tuning)
         tuner.log = log
+        tuner.progress = progress
         let total = loaded.model.layout.tensors.reduce(0) { $0 + $1.count }
         log("\(kind.architecture): \(labels.count) labels, \(train.count) train / \(validation.count) dev"
             + (test.map { " / \($0.count) test" } ?? "") + " examples, \(tuner.trainableParameterCount) of \(total) parameters trainable")
@@ -90,7 +94,39 @@ public enum ClassificationRun {
                 to: options.checkpointURL)
         }
         try report.write(to: options.reportURL)
+        do {
+            try RunReportFiles.write(report.runSummary(kind: kind, options: options))
+        } catch {
+            log("warning: \(error)")
+        }
         return report
+    }
+}
+
+extension RunReport {
+    /// `summary.json` of a classify/ner run: the best epoch's dev figures, the test figures, and the files.
+    func runSummary(kind: ClassifierKind, options: RunOptions) -> RunSummary {
+        var final: [String: Double] = [:]
+        func add(_ prefix: String, _ metrics: SplitMetrics) {
+            final["\(prefix)_loss"] = metrics.loss
+            if let c = metrics.classification {
+                final["\(prefix)_accuracy"] = c.accuracy
+                final["\(prefix)_macro_f1"] = c.macroF1
+            }
+            if let e = metrics.entities {
+                final["\(prefix)_entity_f1"] = e.f1
+                final["\(prefix)_entity_macro_f1"] = e.macroF1
+                final["\(prefix)_token_accuracy"] = e.tokenAccuracy
+            }
+        }
+        add("dev", validation)
+        if let test { add("test", test) }
+        let metric = kind == .token ? "dev_entity_f1" : (options.tuning.metric == .accuracy ? "dev_accuracy" : "dev_macro_f1")
+        let best = final[metric].map { RunSummary.Best(metric: metric, value: $0, epoch: bestEpoch) }
+        return RunSummary(
+            command: kind == .sequence ? "classify" : "ner", runFolder: options.outputDirectory, final: final, best: best,
+            completed: epochs.count, planned: options.tuning.epochs, stoppedEarly: stoppedEarly, seconds: seconds,
+            checkpoints: checkpoint.map { [URL(fileURLWithPath: $0)] } ?? [], metrics: options.reportURL)
     }
 }
 

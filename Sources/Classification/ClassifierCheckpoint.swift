@@ -20,52 +20,36 @@ public struct LoadedClassifier {
 /// BertForSequenceClassification / BertForTokenClassification names, and config.json (with `architectures`,
 /// `id2label`, `label2id`) and vocab.txt in its metadata, so `transformers` loads the gunzipped file.
 public enum ClassifierCheckpoint {
-    /// A `kind` model for `labels` whose encoder comes from `url` (an HF folder, an MLM checkpoint, ...).
-    /// Heads absent from the source (pooler, classifier) are initialised as BERT does, from `seed`.
+    /// A `kind` model for `labels` whose encoder comes from `source` (any `CheckpointReference`: an HF or
+    /// sentence-transformers folder, an `adapt` run folder or checkpoint, ...). Heads absent from the
+    /// source (pooler, classifier) are initialised as BERT does, from `seed`.
     public static func initialize(from source: URL, kind: ClassifierKind, labels: LabelSet, seed: UInt64) throws -> LoadedClassifier {
-        let url = try resolve(source)
-        let checkpoint = try LoadedCheckpoint.open(url)
-        guard var config = checkpoint.config else {
-            throw ClassificationError.invalidCheckpoint("\(url.path): no config (neither in its metadata nor a config.json beside it)")
-        }
-        config.architectures = nil
-        config.id2label = nil
-        config.label2id = nil
-        let layout = ParameterLayout(
-            config: config, heads: ModelHeads(maskedLM: false, pooler: kind == .sequence, classifierLabels: labels.count))
-        let model = BertModel(layout: layout)
-        let report = try checkpoint.loadWeights(
-            into: model.parameters, layout: layout, options: LoadOptions(createMissingHeads: true, seed: seed))
-        let (tokenizer, vocabularyText) = try tokenizer(of: checkpoint, config: config)
-        var notes: [String] = []
-        if !report.initialized.isEmpty { notes.append("initialised (absent from \(url.lastPathComponent)): \(report.initialized.joined(separator: ", "))") }
-        if !report.unused.isEmpty { notes.append("not used by \(kind.architecture): \(report.unused.count) tensors (\(report.unused.prefix(3).joined(separator: ", "))…)") }
-        notes += report.warnings
+        let prepared = try ModelLoading.prepare(
+            CheckpointReference.resolve(source), heads: .newClassifier(pooler: kind == .sequence, labels: labels.count),
+            seed: seed)
         return LoadedClassifier(
-            kind: kind, model: model, labels: labels, tokenizer: tokenizer, vocabularyText: vocabularyText,
-            initializedTensors: report.initialized, notes: notes)
+            kind: kind, model: prepared.model, labels: labels, tokenizer: prepared.tokenizer,
+            vocabularyText: prepared.vocabularyText, initializedTensors: prepared.report.initialized,
+            notes: prepared.notes)
     }
 
-    /// Loads a fine-tuned classifier written by `save` (or by `transformers`' `save_pretrained` with a vocab.txt).
+    /// Loads a fine-tuned classifier written by `save` (or by `transformers`' `save_pretrained` with a vocab.txt),
+    /// from any `CheckpointReference` (a classify run folder included).
     public static func load(from source: URL) throws -> LoadedClassifier {
-        let url = try resolve(source)
-        let checkpoint = try LoadedCheckpoint.open(url)
+        let checkpoint = try CheckpointReference.resolve(source).open()
         guard let config = checkpoint.config else {
-            throw ClassificationError.invalidCheckpoint("\(url.path): no config")
+            throw ClassificationError.invalidCheckpoint("\(checkpoint.source): no config")
         }
         guard let kind = ClassifierKind(architectures: config.architectures) else {
             throw ClassificationError.invalidCheckpoint(
-                "\(url.path): architectures is \(config.architectures ?? []), not BertForSequenceClassification or BertForTokenClassification")
+                "\(checkpoint.source): architectures is \(config.architectures ?? []), not BertForSequenceClassification or BertForTokenClassification")
         }
-        let labels = try LabelSet(config: config, source: url.path)
-        let layout = ParameterLayout(
-            config: config, heads: ModelHeads(maskedLM: false, pooler: kind == .sequence, classifierLabels: labels.count))
-        let model = BertModel(layout: layout)
-        let report = try checkpoint.loadWeights(into: model.parameters, layout: layout, options: LoadOptions(createMissingHeads: false))
-        let (tokenizer, vocabularyText) = try tokenizer(of: checkpoint, config: config)
+        let labels = try LabelSet(config: config, source: checkpoint.source)
+        let prepared = try ModelLoading.prepare(
+            checkpoint, heads: .exactly(ModelHeads(maskedLM: false, pooler: kind == .sequence, classifierLabels: labels.count)))
         return LoadedClassifier(
-            kind: kind, model: model, labels: labels, tokenizer: tokenizer, vocabularyText: vocabularyText,
-            initializedTensors: [], notes: report.warnings)
+            kind: kind, model: prepared.model, labels: labels, tokenizer: prepared.tokenizer,
+            vocabularyText: prepared.vocabularyText, initializedTensors: [], notes: prepared.report.warnings)
     }
 
     /// Writes the classifier to `url` (gzip-compressed when the name ends in `.gz`), atomically.
@@ -83,34 +67,5 @@ public enum ClassifierCheckpoint {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try CheckpointFile.write(
             model.layout.tensorViews(of: UnsafeBufferPointer(model.parameters)), metadata: metadata.dictionary(), to: url)
-    }
-
-    /// A run folder of `adapt` (or its `latest` pointer file) stands for the checkpoint that `latest` names.
-    public static func resolve(_ url: URL) throws -> URL {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return url }
-        let pointerName = CheckpointStore.latestPointerName
-        if !isDirectory.boolValue && url.lastPathComponent == pointerName {
-            return try CheckpointStore(directory: url.deletingLastPathComponent()).latest() ?? url
-        }
-        let hasPointer = FileManager.default.fileExists(atPath: url.appendingPathComponent(pointerName).path)
-        let isModelFolder = FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path)
-        if isDirectory.boolValue && hasPointer && !isModelFolder {
-            return try CheckpointStore(directory: url).latest() ?? url
-        }
-        return url
-    }
-
-    static func tokenizer(of checkpoint: LoadedCheckpoint, config: BertConfig) throws -> (WordPieceTokenizer, String) {
-        guard let vocabularyText = checkpoint.vocabularyText else {
-            throw ClassificationError.invalidCheckpoint(
-                "\(checkpoint.source): no vocabulary (neither in its metadata nor a vocab.txt beside it)")
-        }
-        let vocabulary = try Vocabulary(tokens: vocabularyTokens(fromText: vocabularyText))
-        guard vocabulary.count <= config.vocabSize else {
-            throw ClassificationError.invalidCheckpoint(
-                "\(checkpoint.source): the vocabulary has \(vocabulary.count) tokens, vocab_size is \(config.vocabSize)")
-        }
-        return (WordPieceTokenizer(vocabulary: vocabulary, lowercase: checkpoint.doLowerCase ?? true), vocabularyText)
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import Model
+import TensorKernels
 
 /// Which HF head sits on the encoder.
 public enum ClassifierKind: String, Codable, Sendable {
@@ -38,9 +38,8 @@ public final class ClassifierHead {
     let classifierWeight: ParameterTensor
     let classifierBias: ParameterTensor
 
-    /// Pooler output (tanh), dropout mask, dropped features, logits, probabilities, their gradients.
+    /// Pooler output (tanh), dropped features, logits, probabilities, their gradients, the loss's row scratch.
     let pooled: UnsafeMutableBufferPointer<Float>
-    let keep: UnsafeMutableBufferPointer<UInt8>
     let dropped: UnsafeMutableBufferPointer<Float>
     let logits: UnsafeMutableBufferPointer<Float>
     public let probabilities: UnsafeMutableBufferPointer<Float>
@@ -48,6 +47,9 @@ public final class ClassifierHead {
     let featureGradient: UnsafeMutableBufferPointer<Float>
     /// d loss / d input, `[rows, hidden]`, filled by `backward`.
     public let inputGradient: UnsafeMutableBufferPointer<Float>
+    let lossScratch: HeadKernels.LossScratch
+    /// The last forward's dropout, replayed by `backward`.
+    var dropout = DropoutMask(probability: 0, seed: 0, stream: 0)
     var rows = 0
     var input: UnsafePointer<Float>?
 
@@ -72,20 +74,19 @@ public final class ClassifierHead {
         }
         let features = maxRows * hiddenSize
         pooled = .allocate(capacity: features); pooled.initialize(repeating: 0)
-        keep = .allocate(capacity: features); keep.initialize(repeating: 0)
         dropped = .allocate(capacity: features); dropped.initialize(repeating: 0)
         featureGradient = .allocate(capacity: features); featureGradient.initialize(repeating: 0)
         inputGradient = .allocate(capacity: features); inputGradient.initialize(repeating: 0)
         logits = .allocate(capacity: maxRows * classes); logits.initialize(repeating: 0)
         probabilities = .allocate(capacity: maxRows * classes); probabilities.initialize(repeating: 0)
         logitsGradient = .allocate(capacity: maxRows * classes); logitsGradient.initialize(repeating: 0)
+        lossScratch = HeadKernels.LossScratch(capacity: maxRows)
     }
 
     deinit {
         for buffer in [pooled, dropped, featureGradient, inputGradient, logits, probabilities, logitsGradient] {
             buffer.deallocate()
         }
-        keep.deallocate()
     }
 
     /// Runs the head on `rows` input vectors of `hiddenSize` (the `[CLS]` states for `.sequence`, every token's
@@ -103,22 +104,22 @@ public final class ClassifierHead {
         let count = rows * hiddenSize
         var features = input
         if let poolerWeight, let poolerBias, let out = pooled.baseAddress {
-            HeadKernels.linearForward(
-                x: input, rows: rows, inFeatures: hiddenSize, weight: p + poolerWeight.offset, bias: p + poolerBias.offset,
-                outFeatures: hiddenSize, out: out)
-            for i in 0..<count { out[i] = tanhf(out[i]) }
+            Linear.forward(
+                input: input, weight: p + poolerWeight.offset, bias: p + poolerBias.offset, output: out, rows: rows,
+                inFeatures: hiddenSize, outFeatures: hiddenSize)
+            Tanh.forward(out, into: out, count: count)
             features = UnsafePointer(out)
         }
-        let probability = training ? dropoutProbability : 0
-        HeadKernels.dropoutForward(
-            x: features, count: count, probability: probability, seed: dropoutSeed, keep: keep.baseAddress!,
-            out: dropped.baseAddress!)
-        HeadKernels.linearForward(
-            x: dropped.baseAddress!, rows: rows, inFeatures: hiddenSize, weight: p + classifierWeight.offset,
-            bias: p + classifierBias.offset, outFeatures: classes, out: logits.baseAddress!)
+        // The head's seed is its own (the fine-tuner derives it apart from the encoder's), so one stream will do.
+        dropout = DropoutMask(probability: training ? dropoutProbability : 0, seed: dropoutSeed, stream: 0)
+        dropout.apply(features, into: dropped.baseAddress!, count: count)
+        Linear.forward(
+            input: dropped.baseAddress!, weight: p + classifierWeight.offset, bias: p + classifierBias.offset,
+            output: logits.baseAddress!, rows: rows, inFeatures: hiddenSize, outFeatures: classes)
         return HeadKernels.softmaxCrossEntropy(
             logits: logits.baseAddress!, rows: rows, classes: classes, labels: labels, classWeights: classWeights,
-            probabilities: probabilities.baseAddress!, logitsGradient: training ? logitsGradient.baseAddress! : nil)
+            scratch: lossScratch, probabilities: probabilities.baseAddress!,
+            logitsGradient: training ? logitsGradient.baseAddress! : nil)
     }
 
     /// Back-propagates the last training `forward`: adds the head's weight gradients into `gradients` and, when
@@ -128,19 +129,21 @@ public final class ClassifierHead {
     ) {
         guard let p = parameters.baseAddress, let g = gradients.baseAddress, let input else { return }
         let count = rows * hiddenSize
-        HeadKernels.linearBackward(
-            x: dropped.baseAddress!, rows: rows, inFeatures: hiddenSize, weight: p + classifierWeight.offset,
-            outFeatures: classes, outGradient: logitsGradient.baseAddress!, inputGradient: featureGradient.baseAddress!,
-            weightGradient: g + classifierWeight.offset, biasGradient: g + classifierBias.offset)
-        HeadKernels.dropoutBackward(
-            gradient: featureGradient.baseAddress!, count: count, probability: dropoutProbability, keep: keep.baseAddress!)
+        Linear.backward(
+            outputGradient: logitsGradient.baseAddress!, input: dropped.baseAddress!, weight: p + classifierWeight.offset,
+            inputGradient: featureGradient.baseAddress!, accumulateInputGradient: false,
+            weightGradient: g + classifierWeight.offset, biasGradient: g + classifierBias.offset,
+            rows: rows, inFeatures: hiddenSize, outFeatures: classes)
+        dropout.apply(featureGradient.baseAddress!, count: count)
         if let poolerWeight, let poolerBias {
-            // tanh' = 1 - tanh².
-            for i in 0..<count { featureGradient[i] *= 1 - pooled[i] * pooled[i] }
-            HeadKernels.linearBackward(
-                x: input, rows: rows, inFeatures: hiddenSize, weight: p + poolerWeight.offset, outFeatures: hiddenSize,
-                outGradient: featureGradient.baseAddress!, inputGradient: needsInputGradient ? inputGradient.baseAddress! : nil,
-                weightGradient: g + poolerWeight.offset, biasGradient: g + poolerBias.offset)
+            Tanh.backward(
+                outputGradient: featureGradient.baseAddress!, output: pooled.baseAddress!,
+                inputGradient: featureGradient.baseAddress!, count: count)
+            Linear.backward(
+                outputGradient: featureGradient.baseAddress!, input: input, weight: p + poolerWeight.offset,
+                inputGradient: needsInputGradient ? inputGradient.baseAddress! : nil, accumulateInputGradient: false,
+                weightGradient: g + poolerWeight.offset, biasGradient: g + poolerBias.offset,
+                rows: rows, inFeatures: hiddenSize, outFeatures: hiddenSize)
         } else if needsInputGradient {
             inputGradient.baseAddress!.update(from: featureGradient.baseAddress!, count: count)
         }

@@ -1,4 +1,5 @@
 import Model
+import Optimization
 
 /// Which parameters stay fixed while fine-tuning. Frozen tensors get no optimizer state and stay
 /// bit-identical; backward work below the lowest trainable layer is skipped.
@@ -47,9 +48,14 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var batchSize: Int
     /// Peak learning rate; 5e-5 suits a small encoder such as MiniLM-L6 (HF's `run_glue` default is 2e-5 for BERT-base).
     public var learningRate: Double
-    /// Share of all optimizer steps spent warming up linearly; then linear decay to 0.
-    public var warmupRatio: Double
+    /// Linear warmup: a share of all optimizer steps (below 1) or a step count, as `adapt`'s `--warmup`.
+    public var warmup: Warmup
+    /// The curve after warmup.
+    public var schedule: ScheduleKind
+    /// Batches per optimizer step; the gradient is the mean over all their examples (tokens for NER).
+    public var gradAccum: Int
     public var weightDecay: Double
+    /// Clip the global gradient norm to this; 0 disables clipping.
     public var maxGradNorm: Double
     /// Epochs without a better dev metric before stopping; nil trains all epochs.
     public var patience: Int?
@@ -61,13 +67,13 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var threads: Int
 
     public init(
-        epochs: Int = 3, batchSize: Int = 16, learningRate: Double = 5e-5, warmupRatio: Double = 0.1,
-        weightDecay: Double = 0.01, maxGradNorm: Double = 1.0, patience: Int? = 2, metric: SelectionMetric = .accuracy,
+        epochs: Int = 3, batchSize: Int = 16, learningRate: Double = 5e-5, warmup: Warmup = .ratio(0.1),
+        schedule: ScheduleKind = .linear, gradAccum: Int = 1, weightDecay: Double = 0.01, maxGradNorm: Double = 1.0, patience: Int? = 2, metric: SelectionMetric = .accuracy,
         seed: UInt64 = 42, maxSeqLength: Int = 128, balancedClassWeights: Bool = false, freeze: FreezeOptions = FreezeOptions(),
         threads: Int = 2
     ) {
         self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate
-        self.warmupRatio = warmupRatio; self.weightDecay = weightDecay; self.maxGradNorm = maxGradNorm
+        self.warmup = warmup; self.schedule = schedule; self.gradAccum = gradAccum; self.weightDecay = weightDecay; self.maxGradNorm = maxGradNorm
         self.patience = patience; self.metric = metric; self.seed = seed; self.maxSeqLength = maxSeqLength
         self.balancedClassWeights = balancedClassWeights; self.freeze = freeze; self.threads = threads
     }
@@ -76,7 +82,14 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         guard epochs > 0 else { throw ClassificationError.invalidArgument("--epochs must be positive") }
         guard batchSize > 0 else { throw ClassificationError.invalidArgument("--batch-size must be positive") }
         guard learningRate > 0, learningRate.isFinite else { throw ClassificationError.invalidArgument("--lr must be positive") }
-        guard (0..<1).contains(warmupRatio) else { throw ClassificationError.invalidArgument("--warmup must be in [0, 1)") }
+        guard gradAccum > 0 else { throw ClassificationError.invalidArgument("--grad-accum must be at least 1") }
+        if case .ratio(let ratio) = warmup, !(0..<1).contains(ratio) {
+            throw ClassificationError.invalidArgument("--warmup \(ratio): a ratio must be in [0, 1), a step count a whole number from 1")
+        }
+        if case .steps(let steps) = warmup, steps < 0 { throw ClassificationError.invalidArgument("--warmup must not be negative") }
+        guard maxGradNorm >= 0, maxGradNorm.isFinite else {
+            throw ClassificationError.invalidArgument("--max-grad-norm \(maxGradNorm) must be 0 (off) or positive")
+        }
         guard maxSeqLength >= 3, maxSeqLength <= config.maxPositionEmbeddings else {
             throw ClassificationError.invalidArgument(
                 "--max-seq-length \(maxSeqLength) must be in 3...\(config.maxPositionEmbeddings) (the model's positions)")

@@ -1,6 +1,8 @@
 import Foundation
 import Model
 import Optimization
+import Reporting
+import SeededRandom
 import TensorKernels
 
 /// The outcome of `FineTuner.train`: per-epoch records and the epoch whose weights were kept.
@@ -20,8 +22,10 @@ public final class FineTuner {
     public let options: FineTuneOptions
     public let spans: TrainableSpans
     let optimizer: AdamW
-    /// Where progress lines go.
-    public var log: (String) -> Void = { print($0) }
+    /// Where log lines go.
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Progress within each epoch (step, loss, examples/s, ETA); nil shows none.
+    public var progress: ProgressStyle?
 
     public init(classifier: Classifier, options: FineTuneOptions) throws {
         try options.validate(config: classifier.model.config)
@@ -60,11 +64,12 @@ public final class FineTuner {
     ) throws -> TrainingOutcome {
         let model = classifier.model
         let batchSize = options.batchSize
-        let stepsPerEpoch = (train.count + batchSize - 1) / batchSize
+        let batchesPerEpoch = (train.count + batchSize - 1) / batchSize
+        let stepsPerEpoch = (batchesPerEpoch + options.gradAccum - 1) / options.gradAccum
         let totalSteps = stepsPerEpoch * options.epochs
         let schedule = LearningRateSchedule(
-            kind: .linear, peakRate: options.learningRate,
-            warmupSteps: Warmup.ratio(options.warmupRatio).steps(totalSteps: totalSteps), totalSteps: totalSteps)
+            kind: options.schedule, peakRate: options.learningRate,
+            warmupSteps: options.warmup.steps(totalSteps: totalSteps), totalSteps: totalSteps)
         let classWeights: [Float]? = options.balancedClassWeights
             ? HeadKernels.balancedClassWeights(
                 labels: classifier.kind == .sequence ? train.map(\.label) : train.flatMap(\.tokenLabels),
@@ -85,39 +90,62 @@ public final class FineTuner {
         for epoch in 1...options.epochs {
             let started = Date()
             generator.shuffle(&order)
+            let epochProgress = progress.map { EpochProgress(style: $0, epoch: epoch, epochs: options.epochs, steps: stepsPerEpoch) }
             var lossSum = 0.0, lossCount = 0
             for step in 0..<stepsPerEpoch {
-                let batch = order[(step * batchSize)..<min((step + 1) * batchSize, order.count)]
-                let globalStep = UInt64((epoch - 1) * stepsPerEpoch + step)
-                let dropoutSeed = options.seed &* 0x9E37_79B9_7F4A_7C15 &+ globalStep
-                let result: HeadKernels.LossResult
-                if let trainFeatures {
-                    let rows = trainFeatures.gather(batch, into: classifier)
-                    zeroGradients(of: trainableTensors)
-                    result = classifier.headForward(
-                        input: classifier.headInput.baseAddress!, rows: rows, classWeights: classWeights, training: true,
-                        seed: dropoutSeed ^ 0x5EED)
-                    classifier.backward(throughEncoder: false)
-                } else {
-                    classifier.fill(train, batch)
-                    model.zeroGradients()
-                    let input = try classifier.encode(training: true, dropoutSeed: dropoutSeed)
-                    result = classifier.headForward(
-                        input: input, rows: classifier.headRows, classWeights: classWeights, training: true,
-                        seed: dropoutSeed ^ 0x5EED)
-                    classifier.backward(throughEncoder: true)
+                let batches = (step * options.gradAccum)..<min((step + 1) * options.gradAccum, batchesPerEpoch)
+                if trainFeatures != nil { zeroGradients(of: trainableTensors) } else { model.zeroGradients() }
+                // Invariant after batch i: gradients = Σ_{j≤i} (c_j / c_i) g_j, g_j the gradient of batch j's mean
+                // loss over its c_j rows; the last rescale makes it the gradient of the mean over all rows.
+                var previousCount = 0, totalCount = 0
+                for batchIndex in batches {
+                    let batch = order[(batchIndex * batchSize)..<min((batchIndex + 1) * batchSize, order.count)]
+                    let globalBatch = UInt64((epoch - 1) * batchesPerEpoch + batchIndex)
+                    let dropoutSeed = options.seed &* 0x9E37_79B9_7F4A_7C15 &+ globalBatch
+                    let result: HeadKernels.LossResult
+                    if let trainFeatures {
+                        let rows = trainFeatures.gather(batch, into: classifier)
+                        result = classifier.headForward(
+                            input: classifier.headInput.baseAddress!, rows: rows, classWeights: classWeights, training: true,
+                            seed: dropoutSeed ^ 0x5EED)
+                    } else {
+                        classifier.fill(train, batch)
+                        let input = try classifier.encode(training: true, dropoutSeed: dropoutSeed)
+                        result = classifier.headForward(
+                            input: input, rows: classifier.headRows, classWeights: classWeights, training: true,
+                            seed: dropoutSeed ^ 0x5EED)
+                    }
+                    guard result.loss.isFinite else {
+                        throw ClassificationError.invalidArgument(
+                            "the loss became \(result.loss) at epoch \(epoch), step \(step + 1); lower --lr")
+                    }
+                    guard result.counted > 0 else { continue }
+                    if previousCount > 0 && previousCount != result.counted {
+                        GradientClipping.scale(model.gradients, by: Float(Double(previousCount) / Double(result.counted)),
+                                               spans: spans, threads: options.threads)
+                    }
+                    classifier.backward(throughEncoder: trainFeatures == nil)
+                    previousCount = result.counted
+                    totalCount += result.counted
+                    lossSum += result.loss
+                    lossCount += 1
                 }
-                guard result.loss.isFinite else {
-                    throw ClassificationError.invalidArgument("the loss became \(result.loss) at epoch \(epoch), step \(step + 1); lower --lr")
+                if totalCount > 0 && previousCount != totalCount {
+                    GradientClipping.scale(model.gradients, by: Float(Double(previousCount) / Double(totalCount)),
+                                           spans: spans, threads: options.threads)
                 }
-                lossSum += result.loss
-                lossCount += 1
-                GradientClipping.clip(model.gradients, spans: spans, maxNorm: options.maxGradNorm, threads: options.threads)
+                GradientClipping.clip(
+                    model.gradients, spans: spans, maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : nil,
+                    threads: options.threads)
                 optimizer.update(
                     parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
                     learningRate: schedule.rate(atStep: optimizer.stepCount))
                 model.parametersDidChange()
+                epochProgress?.update(
+                    step: step + 1, meanLoss: lossCount == 0 ? .nan : lossSum / Double(lossCount),
+                    examples: min(batches.upperBound * batchSize, train.count))
             }
+            epochProgress?.finish()
             let validationMetrics: SplitMetrics
             if let validationFeatures {
                 let predictions = try validationFeatures.predict(classifier: classifier)
@@ -243,7 +271,7 @@ final class FeatureCache {
 /// Fisher–Yates with a SplitMix64 stream: the same seed gives the same order on every platform.
 struct SeededShuffle {
     private var generator: SplitMix64
-    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    init(seed: UInt64) { generator = SplitMix64(afterOneDrawFrom: seed) }
 
     mutating func shuffle(_ values: inout [Int]) {
         guard values.count > 1 else { return }

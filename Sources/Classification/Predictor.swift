@@ -1,10 +1,13 @@
 import Foundation
 
-/// Labels (or BIO tags) for new text from a fine-tuned checkpoint, as JSON lines.
+/// Labels (or BIO tags and entity spans) for new text from a fine-tuned checkpoint, as JSON lines.
 public enum Predictor {
-    /// One JSON object per text: `{"text", "label", "score", "probabilities": {label: p}}` for a sequence
-    /// classifier; `{"text", "words", "tags", "scores"}` for a token classifier, whose words are the text split
-    /// at whitespace (words past the maximum length get `O` and score 0).
+    /// One JSON object per input text, in order, each with `index` (0-based position of the text) and `text`.
+    /// A sequence classifier adds `label`, its `score` and `probabilities` ({label: p}); a token classifier adds
+    /// `words` (the text split at whitespace), `tags` and `scores` per word (words past the maximum length get
+    /// `O` and score 0), and `entities`: the BIO chunks (seqeval's rules) as `{type, start, end, char_start,
+    /// char_end, text}`, word indices and Unicode-scalar offsets into `text`, both end-exclusive. A blank text
+    /// gets `label`/`score` null (empty lists for a token classifier), so the output keeps one line per input line.
     public static func predict(
         _ texts: [TextExample], with loaded: LoadedClassifier, maxSeqLength: Int, batchSize: Int
     ) throws -> [String] {
@@ -12,31 +15,70 @@ public enum Predictor {
         let classifier = try Classifier(
             kind: loaded.kind, model: loaded.model, labels: loaded.labels, batchSize: batchSize, maxSeqLength: maxLength)
         let names = loaded.labels.names
+        let filled = texts.indices.filter { !texts[$0].text.allSatisfy(\.isWhitespace) }
+        var objects: [[String: Any]] = texts.enumerated().map { index, text in ["index": index, "text": text.text] }
         switch loaded.kind {
         case .sequence:
-            let encoded = TaskEncoder.encode(texts, labels: nil, tokenizer: loaded.tokenizer, maxLength: maxLength)
+            let encoded = TaskEncoder.encode(filled.map { texts[$0] }, labels: nil, tokenizer: loaded.tokenizer, maxLength: maxLength)
             let predictions = try classifier.predict(encoded)
-            return try texts.indices.map { i in
-                let p = predictions.probabilities[i], best = Int(predictions.labels[i])
-                let probabilities = Dictionary(uniqueKeysWithValues: zip(names, p.map(Double.init)))
-                return try jsonLine([
-                    "text": texts[i].text, "label": names[best], "score": Double(p[best]), "probabilities": probabilities,
-                ])
+            for index in texts.indices { objects[index].merge(["label": NSNull(), "score": NSNull(), "probabilities": [String: Double]()]) { $1 } }
+            for (row, index) in filled.enumerated() {
+                let p = predictions.probabilities[row], best = Int(predictions.labels[row])
+                objects[index]["label"] = names[best]
+                objects[index]["score"] = Double(p[best])
+                objects[index]["probabilities"] = Dictionary(uniqueKeysWithValues: zip(names, p.map(Double.init)))
             }
         case .token:
-            let sentences = texts.map { text in
-                let words = text.text.split(whereSeparator: \.isWhitespace).map(String.init)
-                return TaggedSentence(words: words, tags: words.map { _ in "O" }, line: text.line)
+            let split = filled.map { Words(texts[$0].text) }
+            let sentences = zip(filled, split).map { index, words in
+                TaggedSentence(words: words.words, tags: words.words.map { _ in "O" }, line: texts[index].line)
             }
             let encoded = try TaskEncoder.encode(
                 sentences, labels: nil, tokenizer: loaded.tokenizer, maxLength: maxLength, path: "input")
             let predictions = try classifier.predict(encoded)
             let tags = classifier.tagNames(predictions)
-            return try texts.indices.map { i in
-                try jsonLine([
-                    "text": texts[i].text, "words": sentences[i].words, "tags": tags[i],
-                    "scores": predictions.wordConfidences[i].map(Double.init),
-                ])
+            for index in texts.indices {
+                objects[index].merge(["words": [String](), "tags": [String](), "scores": [Double](), "entities": [Any]()]) { $1 }
+            }
+            for (row, index) in filled.enumerated() {
+                objects[index]["words"] = split[row].words
+                objects[index]["tags"] = tags[row]
+                objects[index]["scores"] = predictions.wordConfidences[row].map(Double.init)
+                objects[index]["entities"] = split[row].entities(tags: tags[row])
+            }
+        }
+        return try objects.map(jsonLine)
+    }
+
+    /// A text split at whitespace, with each word's Unicode-scalar range in the text.
+    struct Words {
+        var text: String
+        var words: [String] = []
+        var ranges: [Range<Int>] = []
+
+        init(_ text: String) {
+            self.text = text
+            var start: Int?, offset = 0, current = ""
+            for scalar in text.unicodeScalars {
+                if scalar.properties.isWhitespace {
+                    if let s = start { words.append(current); ranges.append(s..<offset); start = nil; current = "" }
+                } else {
+                    if start == nil { start = offset }
+                    current.unicodeScalars.append(scalar)
+                }
+                offset += 1
+            }
+            if let s = start { words.append(current); ranges.append(s..<offset) }
+        }
+
+        func entities(tags: [String]) -> [[String: Any]] {
+            let scalars = Array(text.unicodeScalars)
+            return EntityMetrics.entities(in: tags).map { span in
+                let chars = ranges[span.start].lowerBound..<ranges[span.end].upperBound
+                var text = ""
+                text.unicodeScalars.append(contentsOf: scalars[chars])
+                return ["type": span.type, "start": span.start, "end": span.end + 1, "char_start": chars.lowerBound,
+                        "char_end": chars.upperBound, "text": text]
             }
         }
     }

@@ -9,6 +9,8 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable {
     case corruptGzip(path: String, detail: String)
     case readFailed(path: String, detail: String)
     case invalidOptions(String)
+    /// A table corpus (TSV/CSV/JSONL) that cannot be read; the text names the file, line and column.
+    case invalidTable(String)
     case batchShapeMismatch(expectedSeqLength: Int, got: Int)
     case cursorMismatch(String)
 
@@ -28,6 +30,8 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable {
             return "gzip file is corrupt: \(path): \(detail)"
         case .readFailed(let path, let detail):
             return "cannot read corpus file \(path): \(detail)"
+        case .invalidTable(let detail):
+            return "corpus table: \(detail)"
         case .invalidOptions(let detail):
             return "invalid corpus options: \(detail)"
         case .batchShapeMismatch(let expected, let got):

@@ -38,6 +38,10 @@ public struct CorpusOptions: Equatable, Codable, Sendable {
     /// Text read and tokenized at once (split across cores). A resumed run re-tokenizes at most
     /// this much: the part of the interrupted chunk it had already consumed.
     public var tokenizationChunkBytes: Int
+    /// The column (TSV/CSV header name, JSONL key) whose values are the documents of a table file
+    /// (`.tsv`, `.csv`, `.jsonl`); nil means `defaultTextColumn`. Other files are plain text.
+    public var textColumn: String?
+    public static let defaultTextColumn = "text"
 
     public init(
         sources: [String],
@@ -48,7 +52,8 @@ public struct CorpusOptions: Equatable, Codable, Sendable {
         seed: UInt64 = 0,
         validationFraction: Double = 0.05,
         split: CorpusSplit = .train,
-        tokenizationChunkBytes: Int = 1 << 20
+        tokenizationChunkBytes: Int = 1 << 20,
+        textColumn: String? = nil
     ) {
         self.sources = sources
         self.mode = mode
@@ -59,6 +64,7 @@ public struct CorpusOptions: Equatable, Codable, Sendable {
         self.validationFraction = validationFraction
         self.split = split
         self.tokenizationChunkBytes = tokenizationChunkBytes
+        self.textColumn = textColumn
     }
 
     func validate() throws {

@@ -1,9 +1,9 @@
-import Dispatch
 import Foundation
+import SeededRandom
 
 /// Streams a corpus as `TokenBatch`es: reads files in chunks (constant memory), splits lines or
-/// documents, keeps one split by hash, tokenizes each chunk on all cores, packs `[CLS] … [SEP]`
-/// rows and shuffles them through a seeded buffer.
+/// documents, keeps one split by hash, tokenizes each chunk on all cores (`ChunkTokenizer`), packs
+/// `[CLS] … [SEP]` rows (`RowPacker`) and shuffles them through a seeded buffer.
 ///
 /// Epochs are explicit: `nextBatch` returns false once the epoch is used up (the batch before may
 /// be short, see `TokenBatch.rowCount`) and keeps returning false until `startNextEpoch()`.
@@ -18,8 +18,6 @@ public final class CorpusStreamer {
 
     private let tokenizer: any CorpusTokenizer
     private let fingerprint: String
-    private let crossDocuments: Bool
-    private let oneRowPerDocument: Bool
     private var fileOrder: [Int] = []
 
     // Reading: where the next chunk starts, and the open file if any.
@@ -32,16 +30,10 @@ public final class CorpusStreamer {
     private var chunkFile = 0
     private var chunkStart = FilePosition.start
     private var texts: [String] = []
-    private var chunkIds: [Int32] = []
-    private var chunkWordIds: [Int32] = []
-    private var documentEnds: [Int] = []
-    private var documentIndex = 0
-    private var tokenIndex = 0
-    private let parts: [TokenizedPart]
+    private let chunk: ChunkTokenizer
+    private let packer: RowPacker
 
-    // Packing and shuffling.
-    private var rowIds: [Int32] = []
-    private var rowWordIds: [Int32] = []
+    // Shuffling.
     private var shuffle: ShuffleBuffer
     private var random = SplitMix64(state: 0)
     private var epochSequences = 0
@@ -62,13 +54,9 @@ public final class CorpusStreamer {
         self.tokenizer = tokenizer
         files = try CorpusSources.resolve(options.sources)
         fingerprint = Self.fingerprint(options: options, files: files)
-        crossDocuments = options.packing == .packed(crossDocuments: true)
-        oneRowPerDocument = options.packing == .lineByLine
-        let partCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        parts = (0..<partCount).map { _ in TokenizedPart() }
+        chunk = ChunkTokenizer(tokenizer: tokenizer)
+        packer = RowPacker(chunk: chunk, maxSeqLength: options.maxSeqLength, packing: options.packing)
         shuffle = ShuffleBuffer(capacity: options.shuffleBufferSize, seqLength: options.maxSeqLength)
-        rowIds.reserveCapacity(options.maxSeqLength)
-        rowWordIds.reserveCapacity(options.maxSeqLength)
         beginEpoch(0)
         if let cursor { try resume(from: cursor) }
     }
@@ -99,15 +87,15 @@ public final class CorpusStreamer {
 
     /// Where this stream stands between batches; store it to resume later.
     public var cursor: CorpusCursor {
-        let insideChunk = documentIndex < documentEnds.count
+        let insideChunk = packer.isInsideChunk
         return CorpusCursor(
             formatVersion: CorpusCursor.currentFormatVersion,
             optionsFingerprint: fingerprint,
             epoch: epoch,
             fileIndex: insideChunk ? chunkFile : readFile,
             position: insideChunk ? chunkStart : readPosition,
-            documentsToSkip: insideChunk ? documentIndex : 0,
-            tokensToSkip: insideChunk ? tokenIndex : 0,
+            documentsToSkip: insideChunk ? packer.documentIndex : 0,
+            tokensToSkip: insideChunk ? packer.tokenIndex : 0,
             sourceExhausted: sourceExhausted,
             epochSequences: epochSequences,
             shuffleRandomState: random.state,
@@ -132,9 +120,8 @@ public final class CorpusStreamer {
         documents = nil
         sourceExhausted = false
         texts.removeAll(keepingCapacity: true)
-        documentEnds.removeAll(keepingCapacity: true)
-        documentIndex = 0
-        tokenIndex = 0
+        chunk.clear()
+        packer.startChunk()
         epochSequences = 0
         shuffle = ShuffleBuffer(capacity: options.shuffleBufferSize, seqLength: options.maxSeqLength)
     }
@@ -158,15 +145,17 @@ public final class CorpusStreamer {
         try shuffle.restore(cursor.pendingSequences)
         guard cursor.documentsToSkip > 0 || cursor.tokensToSkip > 0 else { return }
         let location = "\(files[fileOrder[min(cursor.fileIndex, files.count - 1)]]) line \(cursor.position.lineNumber)"
-        guard try loadChunk(), chunkFile == cursor.fileIndex, cursor.documentsToSkip < documentEnds.count else {
+        guard try loadChunk(), chunkFile == cursor.fileIndex, cursor.documentsToSkip < chunk.documentEnds.count else {
             throw CorpusError.cursorMismatch("the chunk at \(location) has fewer documents than the cursor skips; did the file change?")
         }
-        documentIndex = cursor.documentsToSkip
+        let documentEnds = chunk.documentEnds
+        let documentIndex = cursor.documentsToSkip
         let documentLength = documentEnds[documentIndex] - (documentIndex == 0 ? 0 : documentEnds[documentIndex - 1])
         guard cursor.tokensToSkip < documentLength else {
             throw CorpusError.cursorMismatch("document \(documentIndex) of the chunk at \(location) is shorter than the cursor skips; did the file change?")
         }
-        tokenIndex = cursor.tokensToSkip
+        packer.documentIndex = documentIndex
+        packer.tokenIndex = cursor.tokensToSkip
     }
 
     private static func fingerprint(options: CorpusOptions, files: [String]) -> String {
@@ -193,11 +182,11 @@ public final class CorpusStreamer {
     private func nextSequence(into batch: inout TokenBatch, row: Int) throws -> Bool {
         if options.shuffleBufferSize <= 1 {
             guard try produceSequence() else { return false }
-            write(ids: rowIds[...], wordIds: rowWordIds[...], into: &batch, row: row)
+            write(ids: packer.rowIds[...], wordIds: packer.rowWordIds[...], into: &batch, row: row)
             return true
         }
         while !shuffle.isFull, try produceSequence() {
-            shuffle.append(ids: rowIds[...], wordIds: rowWordIds[...])
+            shuffle.append(ids: packer.rowIds[...], wordIds: packer.rowWordIds[...])
         }
         guard shuffle.count > 0 else { return false }
         let pick = random.below(shuffle.count)
@@ -230,88 +219,18 @@ public final class CorpusStreamer {
 
     // MARK: - Packing
 
-    /// Builds the next `[CLS] … [SEP]` row in `rowIds`/`rowWordIds`; false when the epoch's files
-    /// are used up. Word ids restart from 0 in each row; the pieces of a word cut by a row
-    /// boundary get a fresh id in the new row.
+    /// Packs the next row into `packer.rowIds`/`rowWordIds`; false when the epoch's files are used up.
     private func produceSequence() throws -> Bool {
         if sourceExhausted { return false }
-        let capacity = options.maxSeqLength - 2
-        let (clsId, sepId, padId) = (tokenizer.clsId, tokenizer.sepId, tokenizer.padId)
-        rowIds.removeAll(keepingCapacity: true)
-        rowWordIds.removeAll(keepingCapacity: true)
-        rowIds.append(clsId)
-        rowWordIds.append(-1)
-        var used = 0
-        var rowWord: Int32 = -1
-        var previousWord = Int32.min
-        while used < capacity {
-            if documentIndex == documentEnds.count {
-                guard try loadChunk() else { break }
-            }
-            let documentStart = documentIndex == 0 ? 0 : documentEnds[documentIndex - 1]
-            let documentEnd = documentEnds[documentIndex]
-            if documentStart == documentEnd {
-                documentIndex += 1
-                continue
-            }
-            if tokenIndex == 0, used > 0 {
-                // Only with crossDocuments: a [SEP] between documents, if a piece fits after it.
-                guard used + 1 < capacity else { break }
-                rowIds.append(sepId)
-                rowWordIds.append(-1)
-                used += 1
-                previousWord = Int32.min
-            }
-            let from = documentStart + tokenIndex
-            let taken = min(documentEnd - from, capacity - used)
-            // Local buffers: per-token access to class properties would pay exclusivity checks.
-            var ids = rowIds
-            var wordIds = rowWordIds
-            rowIds = []
-            rowWordIds = []
-            chunkIds.withUnsafeBufferPointer { chunkIds in
-                chunkWordIds.withUnsafeBufferPointer { chunkWordIds in
-                    for index in from..<(from + taken) {
-                        let id = chunkIds[index]
-                        // "[CLS]", "[SEP]" or "[PAD]" written in the text stay special: never masked, no word.
-                        if id == clsId || id == sepId || id == padId {
-                            ids.append(id)
-                            wordIds.append(-1)
-                            continue
-                        }
-                        let word = chunkWordIds[index]
-                        if word != previousWord {
-                            rowWord += 1
-                            previousWord = word
-                        }
-                        ids.append(id)
-                        wordIds.append(rowWord)
-                    }
-                }
-            }
-            rowIds = ids
-            rowWordIds = wordIds
-            used += taken
-            tokenIndex += taken
-            if oneRowPerDocument {
-                stats.truncatedTokens += documentEnd - from - taken
-                tokenIndex = documentEnd - documentStart
-            }
-            if documentStart + tokenIndex == documentEnd {
-                documentIndex += 1
-                tokenIndex = 0
-            }
-            if !crossDocuments { break }
-        }
-        if used == 0 {
+        let packed = try packer.packRow { try loadChunk() }
+        stats.truncatedTokens += packed.truncated
+        if packed.tokens == 0 {
             sourceExhausted = true
             if epochSequences == 0 && shuffle.count == 0 {
                 throw CorpusError.emptyCorpus(sources: options.sources, split: options.split)
             }
             return false
         }
-        rowIds.append(sepId)
-        rowWordIds.append(-1)
         epochSequences += 1
         stats.sequences += 1
         return true
@@ -323,13 +242,12 @@ public final class CorpusStreamer {
     /// through the epoch's files; false once all are read.
     private func loadChunk() throws -> Bool {
         texts.removeAll(keepingCapacity: true)
-        documentEnds.removeAll(keepingCapacity: true)
-        documentIndex = 0
-        tokenIndex = 0
+        chunk.clear()
+        packer.startChunk()
         let wantValidation = options.split == .validation
         while readFile < files.count {
             let path = files[fileOrder[readFile]]
-            let reader = try documents ?? DocumentReader(path: path, position: readPosition, mode: options.mode)
+            let reader = try documents ?? DocumentReader(path: path, position: readPosition, mode: options.mode, textColumn: options.textColumn ?? CorpusOptions.defaultTextColumn)
             documents = reader
             chunkFile = readFile
             chunkStart = readPosition
@@ -358,10 +276,12 @@ public final class CorpusStreamer {
                 readFile += 1
                 readPosition = .start
             } else {
-                readPosition = reader.lines.position
+                readPosition = reader.position
             }
             if !texts.isEmpty {
-                tokenizeChunk()
+                chunk.tokenize(texts)
+                stats.documents += texts.count
+                stats.tokens += chunk.ids.count
                 return true
             }
         }
@@ -370,68 +290,5 @@ public final class CorpusStreamer {
 
     private func isValidation(_ hash: UInt64) -> Bool {
         Double(hash >> 11) * 0x1p-53 < options.validationFraction
-    }
-
-    /// Tokenizes `texts` in contiguous parts, one per core, and concatenates the parts in order,
-    /// so the result is the same as tokenizing one document after another.
-    private func tokenizeChunk() {
-        var cumulative: [Int] = []
-        cumulative.reserveCapacity(texts.count)
-        var total = 0
-        for text in texts {
-            total += text.utf8.count
-            cumulative.append(total)
-        }
-        // Below ~64 KB the thread handoff costs more than it saves.
-        let partCount = total < 1 << 16 ? 1 : min(parts.count, texts.count)
-        var bounds = [0]
-        for part in 1..<partCount {
-            let target = total * part / partCount
-            let split = cumulative.firstIndex { $0 >= target } ?? texts.count
-            bounds.append(max(bounds[part - 1], split))
-        }
-        bounds.append(texts.count)
-
-        let texts = self.texts
-        let tokenizer = self.tokenizer
-        let parts = self.parts
-        let partBounds = bounds
-        let tokenize: @Sendable (Int) -> Void = { part in
-            let output = parts[part]
-            output.reset()
-            for index in partBounds[part]..<partBounds[part + 1] {
-                _ = tokenizer.appendPieces(of: texts[index][...], ids: &output.ids, wordIds: &output.wordIds, firstWordId: 0)
-                output.documentEnds.append(output.ids.count)
-            }
-        }
-        if partCount == 1 {
-            tokenize(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: partCount, execute: tokenize)
-        }
-
-        chunkIds.removeAll(keepingCapacity: true)
-        chunkWordIds.removeAll(keepingCapacity: true)
-        for part in parts.prefix(partCount) {
-            let offset = chunkIds.count
-            chunkIds.append(contentsOf: part.ids)
-            chunkWordIds.append(contentsOf: part.wordIds)
-            documentEnds.append(contentsOf: part.documentEnds.lazy.map { $0 + offset })
-        }
-        stats.documents += texts.count
-        stats.tokens += chunkIds.count
-    }
-}
-
-/// One core's share of a chunk; each is written by one thread only.
-private final class TokenizedPart: @unchecked Sendable {
-    var ids: [Int32] = []
-    var wordIds: [Int32] = []
-    var documentEnds: [Int] = []
-
-    func reset() {
-        ids.removeAll(keepingCapacity: true)
-        wordIds.removeAll(keepingCapacity: true)
-        documentEnds.removeAll(keepingCapacity: true)
     }
 }

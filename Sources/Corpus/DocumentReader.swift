@@ -1,3 +1,5 @@
+import Foundation
+import Tables
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -102,21 +104,51 @@ final class LineReader {
 }
 
 /// Groups lines into documents (a line, or a run of non-blank lines), kept as raw bytes so the
-/// split hash needs no decoding and documents of the other split are never decoded.
+/// split hash needs no decoding and documents of the other split are never decoded. A table file
+/// (`.tsv`, `.csv`, `.jsonl`) gives one document per record: its text column.
 final class DocumentReader {
     /// A document longer than this ends at the next line boundary; the rest becomes a new document.
     static let maxDocumentBytes = 16 << 20
 
-    let lines: LineReader
+    private enum Source {
+        case lines(LineReader)
+        /// Records not yet read, as (text, line, byte offset), and the position past the last one.
+        case table(records: ArraySlice<(text: [UInt8], line: Int, offset: Int)>, end: FilePosition)
+    }
+
+    private var source: Source
     private let mode: CorpusMode
     private(set) var bytes: [UInt8] = []
     /// Where each line starts in `bytes`, and its number in the file (for invalid UTF-8 reports).
     private(set) var lineStarts: [Int] = []
     private(set) var lineNumbers: [Int] = []
 
-    init(path: String, position: FilePosition, mode: CorpusMode) throws {
-        lines = try LineReader(path: path, position: position)
+    init(path: String, position: FilePosition, mode: CorpusMode, textColumn: String = CorpusOptions.defaultTextColumn) throws {
         self.mode = mode
+        if let format = TableFormat.named(by: URL(fileURLWithPath: path)) {
+            let bytes = try Self.readWhole(path)
+            let rows: [(values: [String?], record: TableRecord)]
+            do { rows = try TableReader.columns([textColumn], in: bytes, format: format, path: path) } catch let error as TableError {
+                throw CorpusError.invalidTable(error.description)
+            }
+            let records = rows.map { (text: Array(($0.values[0] ?? "").utf8), line: $0.record.line, offset: $0.record.offset) }
+            let next = records.firstIndex { $0.offset >= Int(position.offset) } ?? records.count
+            let end = FilePosition(offset: Int64(bytes.count), memberOffset: 0, memberStart: 0,
+                                   lineNumber: (records.last?.line ?? 0) + 1)
+            source = .table(records: records[next...], end: end)
+        } else {
+            source = .lines(try LineReader(path: path, position: position))
+        }
+    }
+
+    /// Where the next unread document starts.
+    var position: FilePosition {
+        switch source {
+        case .lines(let lines): return lines.position
+        case .table(let records, let end):
+            guard let next = records.first else { return end }
+            return FilePosition(offset: Int64(next.offset), memberOffset: 0, memberStart: 0, lineNumber: next.line)
+        }
     }
 
     /// Reads the next document into `bytes`; false when the file has no more.
@@ -124,18 +156,39 @@ final class DocumentReader {
         bytes.removeAll(keepingCapacity: true)
         lineStarts.removeAll(keepingCapacity: true)
         lineNumbers.removeAll(keepingCapacity: true)
-        while let line = try lines.nextLine() {
-            if isBlank(line.bytes) {
-                if !bytes.isEmpty { return true }
-                continue
+        switch source {
+        case .table(var records, let end):
+            // A record with an empty text is no document, as a blank line is none.
+            while let record = records.popFirst() {
+                guard !isBlank(record.text.withUnsafeBufferPointer { $0 }) else { continue }
+                bytes = record.text
+                lineStarts = [0]
+                lineNumbers = [record.line]
+                source = .table(records: records, end: end)
+                return true
             }
-            if !bytes.isEmpty { bytes.append(0x0A) }
-            lineStarts.append(bytes.count)
-            lineNumbers.append(line.number)
-            bytes.append(contentsOf: line.bytes)
-            if mode == .lines || bytes.count >= Self.maxDocumentBytes { return true }
+            source = .table(records: records, end: end)
+            return false
+        case .lines(let lines):
+            while let line = try lines.nextLine() {
+                if isBlank(line.bytes) {
+                    if !bytes.isEmpty { return true }
+                    continue
+                }
+                if !bytes.isEmpty { bytes.append(0x0A) }
+                lineStarts.append(bytes.count)
+                lineNumbers.append(line.number)
+                bytes.append(contentsOf: line.bytes)
+                if mode == .lines || bytes.count >= Self.maxDocumentBytes { return true }
+            }
+            return !bytes.isEmpty
         }
-        return !bytes.isEmpty
+    }
+
+    private static func readWhole(_ path: String) throws -> [UInt8] {
+        do { return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+            throw CorpusError.readFailed(path: path, detail: error.localizedDescription)
+        }
     }
 
     private func isBlank(_ line: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -1,4 +1,4 @@
-import Corpus
+import SeededRandom
 
 /// xoshiro256**: small, fast, and good enough for sampling masks. One is seeded per batch.
 public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {

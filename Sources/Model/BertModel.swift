@@ -1,3 +1,4 @@
+import SeededRandom
 import TensorKernels
 
 /// Offsets of one encoder layer's tensors inside the parameter (and gradient) arena.
@@ -194,7 +195,7 @@ public final class BertModel {
     /// BERT initialisation as HF `_init_weights`: weights and embeddings ~ N(0, initializer_range),
     /// LayerNorm γ = 1 and β = 0, biases 0, and the padding token's word embedding 0.
     public func initializeWeights(seed: UInt64) {
-        var generator = SplitMix64(seed: seed)
+        var generator = SplitMix64(afterOneDrawFrom: seed)
         let std = Double(config.initializerRange)
         let base = parameters.baseAddress!
         base.update(repeating: 0, count: parameters.count)

@@ -74,25 +74,34 @@ public final class AdamW {
         let eps = Float(settings.epsilon)
         guard let p = parameters.baseAddress, let g = gradients.baseAddress,
               let m = firstMoments.baseAddress, let v = secondMoments.baseAddress else { return }
-        let pointers = UncheckedSendableBox((p, g, m, v))
+        spans.forEachChunk(threads: threads, AdamWUpdate(
+            p: p, g: g, m: m, v: v, decayFactor: decayFactor, applyDecay: applyDecay, stepSize: stepSize,
+            oneMinusBeta1: oneMinusBeta1, beta2: beta2, oneMinusBeta2: oneMinusBeta2, biasSqrt: biasSqrt, eps: eps))
+    }
+}
 
-        spans.forEachChunk(threads: threads) { _, pieces in
-            let (p, g, m, v) = pointers.value
-            for piece in pieces {
-                let pp = p + piece.arenaStart, gp = g + piece.arenaStart
-                let mp = m + piece.stateStart, vp = v + piece.stateStart
-                let decay = applyDecay && piece.decays
-                for i in 0..<piece.count {
-                    var param = pp[i]
-                    if decay { param *= decayFactor }
-                    let grad = gp[i]
-                    let mi = mp[i] + oneMinusBeta1 * (grad - mp[i])
-                    let vi = vp[i] * beta2 + oneMinusBeta2 * (grad * grad)
-                    mp[i] = mi
-                    vp[i] = vi
-                    let denom = vi.squareRoot() / biasSqrt + eps
-                    pp[i] = param - stepSize * (mi / denom)
-                }
+/// The update of one chunk's pieces, with the step's scalars.
+private struct AdamWUpdate: SpanChunkBody {
+    let p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>
+    let m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    let decayFactor: Float, applyDecay: Bool, stepSize: Float
+    let oneMinusBeta1: Float, beta2: Float, oneMinusBeta2: Float, biasSqrt: Float, eps: Float
+
+    func run(chunk: Int, pieces: [TrainableSpans.Piece]) {
+        for piece in pieces {
+            let pp = p + piece.arenaStart, gp = g + piece.arenaStart
+            let mp = m + piece.stateStart, vp = v + piece.stateStart
+            let decay = applyDecay && piece.decays
+            for i in 0..<piece.count {
+                var param = pp[i]
+                if decay { param *= decayFactor }
+                let grad = gp[i]
+                let mi = mp[i] + oneMinusBeta1 * (grad - mp[i])
+                let vi = vp[i] * beta2 + oneMinusBeta2 * (grad * grad)
+                mp[i] = mi
+                vp[i] = vi
+                let denom = vi.squareRoot() / biasSqrt + eps
+                pp[i] = param - stepSize * (mi / denom)
             }
         }
     }

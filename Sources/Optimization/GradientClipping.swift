@@ -10,18 +10,7 @@ public enum GradientClipping {
         let partial = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, spans.chunkCount))
         defer { partial.deallocate() }
         partial.initialize(repeating: 0)
-        let pointers = UncheckedSendableBox((g, partial.baseAddress!))
-        spans.forEachChunk(threads: threads) { chunk, pieces in
-            let (g, partial) = pointers.value
-            var sum: Double = 0
-            for piece in pieces {
-                let gp = g + piece.arenaStart
-                var s: Float = 0
-                for i in 0..<piece.count { s += gp[i] * gp[i] }
-                sum += Double(s)
-            }
-            partial[chunk] = sum
-        }
+        spans.forEachChunk(threads: threads, SquaredNorms(g: g, partial: partial.baseAddress!))
         return partial.reduce(0, +).squareRoot()
     }
 
@@ -43,13 +32,31 @@ public enum GradientClipping {
     public static func scale(_ gradients: UnsafeMutableBufferPointer<Float>, by factor: Float,
                              spans: TrainableSpans, threads: Int) {
         guard let g = gradients.baseAddress else { return }
-        let pointer = UncheckedSendableBox(g)
-        spans.forEachChunk(threads: threads) { _, pieces in
-            let g = pointer.value
-            for piece in pieces {
-                let gp = g + piece.arenaStart
-                for i in 0..<piece.count { gp[i] *= factor }
-            }
+        spans.forEachChunk(threads: threads, Scale(g: g, factor: factor))
+    }
+}
+
+/// Writes each chunk's sum of squares (a Float sum per piece, added in Double) to `partial[chunk]`.
+private struct SquaredNorms: SpanChunkBody {
+    let g: UnsafePointer<Float>, partial: UnsafeMutablePointer<Double>
+    func run(chunk: Int, pieces: [TrainableSpans.Piece]) {
+        var sum: Double = 0
+        for piece in pieces {
+            let gp = g + piece.arenaStart
+            var s: Float = 0
+            for i in 0..<piece.count { s += gp[i] * gp[i] }
+            sum += Double(s)
+        }
+        partial[chunk] = sum
+    }
+}
+
+private struct Scale: SpanChunkBody {
+    let g: UnsafeMutablePointer<Float>, factor: Float
+    func run(chunk: Int, pieces: [TrainableSpans.Piece]) {
+        for piece in pieces {
+            let gp = g + piece.arenaStart
+            for i in 0..<piece.count { gp[i] *= factor }
         }
     }
 }

@@ -1,8 +1,10 @@
 import Model
+import TensorKernels
 
 /// The trainable tensors of a parameter arena, cut into fixed-size chunks for parallel
-/// elementwise work. Frozen tensors are absent, so optimiser state and gradient norms never
-/// touch them. Positions are counted in a compact "state" index (trainable elements only,
+/// elementwise work. The chunking does not depend on the thread count, so per-chunk partial
+/// sums added in chunk order are bitwise the same at any thread count. Frozen tensors are
+/// absent, so optimiser state and gradient norms never touch them. Positions are counted in a compact "state" index (trainable elements only,
 /// in layout order); each piece maps a state range back to its arena offset.
 public struct TrainableSpans: Sendable {
     struct Piece: Sendable {
@@ -18,7 +20,6 @@ public struct TrainableSpans: Sendable {
     public let stateOffsets: [String: Int]
     /// Total trainable elements.
     public let elementCount: Int
-    let chunks: ParallelChunks
     let piecesByChunk: [[Piece]]
 
     public init(layout: ParameterLayout, isTrainable: (ParameterTensor) -> Bool) {
@@ -37,16 +38,16 @@ public struct TrainableSpans: Sendable {
         }
         stateOffsets = offsets
         elementCount = state
-        chunks = ParallelChunks(count: state, chunkSize: chunkSize)
+        let chunkSize = max(1, chunkSize)
 
         // Cut the tensor pieces at chunk boundaries.
-        var byChunk = [[Piece]](repeating: [], count: chunks.chunkCount)
+        var byChunk = [[Piece]](repeating: [], count: (state + chunkSize - 1) / chunkSize)
         for p in pieces {
             var start = p.stateStart
             let end = p.stateStart + p.count
             while start < end {
-                let chunk = start / chunks.chunkSize
-                let stop = min(end, (chunk + 1) * chunks.chunkSize)
+                let chunk = start / chunkSize
+                let stop = min(end, (chunk + 1) * chunkSize)
                 byChunk[chunk].append(Piece(
                     arenaStart: p.arenaStart + (start - p.stateStart), stateStart: start,
                     count: stop - start, decays: p.decays))
@@ -56,10 +57,24 @@ public struct TrainableSpans: Sendable {
         piecesByChunk = byChunk
     }
 
-    /// Runs `body(chunk, pieces)` over every chunk on up to `threads` workers.
-    func forEachChunk(threads: Int, _ body: (Int, [Piece]) -> Void) {
-        chunks.run(threads: threads) { chunk, _ in body(chunk, piecesByChunk[chunk]) }
+    /// Runs `body` over every chunk on up to `threads` workers of the kernels' pool.
+    func forEachChunk<Body: SpanChunkBody>(threads: Int, _ body: Body) {
+        Parallel.forEachRange(chunkCount, grain: 1, workers: threads, SpanChunks(piecesByChunk: piecesByChunk, body: body))
     }
 
-    var chunkCount: Int { chunks.chunkCount }
+    var chunkCount: Int { piecesByChunk.count }
+}
+
+/// Elementwise work on the pieces of one chunk; a struct rather than a closure, so a parallel call
+/// allocates nothing (see `ParallelBody`).
+protocol SpanChunkBody {
+    func run(chunk: Int, pieces: [TrainableSpans.Piece])
+}
+
+private struct SpanChunks<Body: SpanChunkBody>: ParallelBody {
+    let piecesByChunk: [[TrainableSpans.Piece]]
+    let body: Body
+    func run(_ range: Range<Int>) {
+        for chunk in range { body.run(chunk: chunk, pieces: piecesByChunk[chunk]) }
+    }
 }

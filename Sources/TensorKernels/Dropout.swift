@@ -1,4 +1,5 @@
 import CTensorKernels
+import SeededRandom
 
 /// Inverted dropout whose keep/drop decision for element `i` is a hash of (seed, stream, i):
 /// reproducible, independent of thread scheduling, and recomputable in the backward pass

@@ -2,7 +2,7 @@ import CTensorKernels
 
 /// Vectorised `exp` and Gaussian CDF/density (C loops with AVX-512/AVX2 clones; libm's `expf` and `erff`
 /// are scalar calls). The erf/erfc polynomials were fitted for this project by
-/// `Tests/Fixtures/fastmath/fit.py`; accuracy is checked against Double references in `FastMathTests`.
+/// `Scripts/codegen/fit_fastmath.py`; accuracy is checked against Double references in `FastMathTests`.
 public enum FastMath {
     /// `output[i] = e^input[i]`, relative error < 3e-7 on [-87, 88]; inputs are clamped to that range.
     public static func exp(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int) {

@@ -72,25 +72,34 @@ public enum OpenBLASRuntime {
         return .keep(reason: "detected by OpenBLAS")
     }
 
+    /// The kernel in use and why, e.g. "OpenBLAS kernel: SkylakeX (detected by OpenBLAS)", set by
+    /// `ensureBestKernel`; training commands put it in their run log.
+    nonisolated(unsafe) public private(set) static var kernelDescription = "OpenBLAS kernel: \(coreName)"
+
     /// Call first thing in `main`. Re-executes `/proc/self/exe` with the same arguments and
     /// `OPENBLAS_CORETYPE` set when OpenBLAS picked an older kernel than the CPU supports;
-    /// otherwise logs the kernel to stderr and returns. `MLM_ADAPT_NO_BLAS_REEXEC=1` disables it.
-    public static func ensureBestKernel(arguments: [String] = CommandLine.arguments) {
+    /// otherwise records the kernel in `kernelDescription` (printed to stderr too when `verbose`)
+    /// and returns. `MLM_ADAPT_NO_BLAS_REEXEC=1` disables it.
+    public static func ensureBestKernel(arguments: [String] = CommandLine.arguments, verbose: Bool = false) {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let decision = decide(
             currentCore: coreName, environment: ProcessInfo.processInfo.environment,
             cpuFlags: cpuFlags(cpuinfo: cpuinfo))
         switch decision {
         case .keep(let reason):
-            log("OpenBLAS kernel: \(coreName) (\(reason))")
+            kernelDescription = "OpenBLAS kernel: \(coreName) (\(reason))"
+            if verbose { log(kernelDescription) }
         case .reexec(let coreType):
-            log("OpenBLAS kernel: \(coreName) is older than this CPU supports; re-executing with OPENBLAS_CORETYPE=\(coreType)")
+            if verbose {
+                log("OpenBLAS kernel: \(coreName) is older than this CPU supports; re-executing with OPENBLAS_CORETYPE=\(coreType)")
+            }
             setenv("OPENBLAS_CORETYPE", coreType, 1)
             var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
             argv.append(nil)
             execv("/proc/self/exe", &argv)
             // Only reached when exec failed: carry on with the slower kernel.
-            log("OpenBLAS: re-exec failed (errno \(errno)); continuing with \(coreName)")
+            kernelDescription = "OpenBLAS kernel: \(coreName) (re-exec with OPENBLAS_CORETYPE=\(coreType) failed, errno \(errno))"
+            log(kernelDescription)
             unsetenv("OPENBLAS_CORETYPE")
             for pointer in argv { free(pointer) }
         }

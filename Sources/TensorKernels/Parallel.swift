@@ -22,11 +22,14 @@ public enum Parallel {
     private static let pool = WorkerPool(threads: max(1, ProcessInfo.processInfo.activeProcessorCount) - 1)
 
     /// Calls `body` on disjoint ranges covering `0..<count`; a range holds at least `grain` items
-    /// (except when `count < grain`), so tiny loops stay on the calling thread.
+    /// (except when `count < grain`), so tiny loops stay on the calling thread. At most `workers`
+    /// ranges run at once (default `workerCount`).
     @inline(__always)
-    public static func forEachRange<Body: ParallelBody>(_ count: Int, grain: Int, _ body: Body) {
+    public static func forEachRange<Body: ParallelBody>(
+        _ count: Int, grain: Int, workers: Int = workerCount, _ body: Body
+    ) {
         guard count > 0 else { return }
-        let blocks = min(workerCount, max(1, count / max(1, grain)))
+        let blocks = max(1, min(workers, count / max(1, grain)))
         if blocks == 1 {
             body.run(0..<count)
             return

@@ -65,15 +65,27 @@ public enum CrossEntropy {
         return (lossSum, correct, counted)
     }
 
-    /// `gradient = scale · (softmax(logits) − onehot(label))`; ignored rows get 0. May alias `logits`.
+    /// `gradient = scale · w[label] · (softmax(logits) − onehot(label))`, with `w` the `classWeights`
+    /// (1 when nil); ignored rows get 0. May alias `logits`.
     public static func backward(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, logSumExp: UnsafePointer<Float>,
-        rows: Int, classes: Int, scale: Float, gradient: UnsafeMutablePointer<Float>
+        rows: Int, classes: Int, scale: Float, classWeights: UnsafePointer<Float>? = nil,
+        gradient: UnsafeMutablePointer<Float>
     ) {
         Parallel.forEachRange(
             rows, grain: max(1, 65_536 / max(1, classes)),
             CrossEntropyGradientRows(logits: logits, labels: labels, logSumExp: logSumExp, classes: classes,
-                                     scale: scale, gradient: gradient))
+                                     scale: scale, classWeights: classWeights, gradient: gradient))
+    }
+
+    /// `probabilities = softmax(logits)` per row, from the `logSumExp` that `forward` wrote. May alias `logits`.
+    public static func probabilities(
+        logits: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>, rows: Int, classes: Int,
+        into probabilities: UnsafeMutablePointer<Float>
+    ) {
+        Parallel.forEachRange(
+            rows, grain: max(1, 65_536 / max(1, classes)),
+            SoftmaxFromLogSumExpRows(logits: logits, logSumExp: logSumExp, classes: classes, probabilities: probabilities))
     }
 }
 
@@ -121,7 +133,7 @@ private struct CrossEntropyRows: ParallelBody {
 
 private struct CrossEntropyGradientRows: ParallelBody {
     let logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, logSumExp: UnsafePointer<Float>
-    let classes: Int, scale: Float, gradient: UnsafeMutablePointer<Float>
+    let classes: Int, scale: Float, classWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>
 
     func run(_ range: Range<Int>) {
         for r in range {
@@ -131,8 +143,18 @@ private struct CrossEntropyGradientRows: ParallelBody {
                 g.update(repeating: 0, count: classes)
                 continue
             }
-            mlm_scaled_exp(row, logSumExp[r], scale, g, classes)
-            g[label] -= scale
+            let rowScale = classWeights.map { scale * $0[label] } ?? scale
+            mlm_scaled_exp(row, logSumExp[r], rowScale, g, classes)
+            g[label] -= rowScale
         }
+    }
+}
+
+private struct SoftmaxFromLogSumExpRows: ParallelBody {
+    let logits: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>, classes: Int
+    let probabilities: UnsafeMutablePointer<Float>
+
+    func run(_ range: Range<Int>) {
+        for r in range { mlm_scaled_exp(logits + r * classes, logSumExp[r], 1, probabilities + r * classes, classes) }
     }
 }

@@ -18,6 +18,8 @@ struct BertCharacterKind: OptionSet, Sendable {
     static let splitsWords = BertCharacterKind(rawValue: 64)
 }
 
+/// The compact generated data expanded at first use into what the scanner's loops index directly:
+/// a kind byte per scalar and a dictionary of uncased replacements.
 final class BertCharacterTable: @unchecked Sendable {
     static let shared = BertCharacterTable()
 
@@ -30,24 +32,36 @@ final class BertCharacterTable: @unchecked Sendable {
 
     private init() {
         kinds = .allocate(capacity: 0x110000)
-        var runStarts: [(UInt32, UInt8)] = []
-        for line in Self.runLines.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count == 2, let start = UInt32(fields[0], radix: 16), let kind = UInt8(fields[1], radix: 16) {
-                runStarts.append((start, kind))
-            }
+        let runs = Self.tokens(Self.kindRuns).map { token in
+            let fields = Self.fields(token, separator: ":")
+            guard fields.count == 2 else { preconditionFailure("malformed kind run \(token)") }
+            return (start: fields[0], kind: UInt8(fields[1]))
         }
-        for (position, (start, kind)) in runStarts.enumerated() {
-            let end = position + 1 < runStarts.count ? Int(runStarts[position + 1].0) : 0x110000
-            UnsafeMutableBufferPointer(rebasing: kinds[Int(start)..<end]).update(repeating: kind)
+        for (position, run) in runs.enumerated() {
+            let end = position + 1 < runs.count ? runs[position + 1].start : 0x110000
+            UnsafeMutableBufferPointer(rebasing: kinds[run.start..<end]).update(repeating: run.kind)
         }
         var ranges: [UInt32: (start: Int32, count: Int32)] = [:]
         var scalars: [UInt32] = []
-        for line in Self.uncasedMappingLines.split(separator: "\n") {
-            let values = line.split(separator: " ").compactMap { UInt32($0, radix: 16) }
-            guard let source = values.first else { continue }
-            ranges[source] = (Int32(scalars.count), Int32(values.count - 1))
-            scalars.append(contentsOf: values.dropFirst())
+        for token in Self.tokens(Self.uncasedMappings) {
+            let parts = token.split(separator: ":")
+            let start: Int, count: Int, stride: Int, first: [Int], delta: [Int]
+            switch parts.count {
+            case 2:
+                (start, count, stride) = (Self.fields(parts[0])[0], 1, 1)
+                first = Self.fields(parts[1], separator: ",")
+                delta = first.map { _ in 0 }
+            case 5:
+                (start, count, stride) = (Self.fields(parts[0])[0], Self.fields(parts[1])[0], Self.fields(parts[2])[0])
+                first = Self.fields(parts[3], separator: ",")
+                delta = Self.fields(parts[4], separator: ",")
+            default:
+                preconditionFailure("malformed uncased mapping \(token)")
+            }
+            for k in 0..<count {
+                ranges[UInt32(start + k * stride)] = (Int32(scalars.count), Int32(first.count))
+                for (value, step) in zip(first, delta) { scalars.append(UInt32(value + k * step)) }
+            }
         }
         mappingRanges = ranges
         mappedScalars = scalars
@@ -55,5 +69,17 @@ final class BertCharacterTable: @unchecked Sendable {
 
     @inline(__always) func kind(_ scalar: UInt32) -> BertCharacterKind {
         BertCharacterKind(rawValue: kinds[Int(scalar)])
+    }
+
+    private static func tokens(_ text: String) -> [Substring] {
+        text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+    }
+
+    /// Hex integers (a leading "-" for negative ones) separated by `separator`.
+    private static func fields(_ text: Substring, separator: Character = ":") -> [Int] {
+        text.split(separator: separator).map { field in
+            guard let value = Int(field, radix: 16) else { preconditionFailure("malformed hex field \(field)") }
+            return value
+        }
     }
 }

@@ -59,8 +59,9 @@ public final class Adaptation {
 
     /// - Parameters:
     ///   - source: starting weights; ignored when resuming.
-    ///   - resume: a checkpoint of an earlier run (its settings must be `settings`, see `resumeSettings`).
-    public init(settings: AdaptationSettings, source: ModelSource, resume: URL?, outputDirectory: URL,
+    ///   - resume: a checkpoint of an earlier run, already opened (its settings must be `settings`, see
+    ///     `resumeSettings`); its file is not read again.
+    public init(settings: AdaptationSettings, source: ModelSource, resume: LoadedCheckpoint?, outputDirectory: URL,
                 stop: StopSignal = StopSignal(), progressIsTerminal: Bool = isatty(STDERR_FILENO) != 0,
                 log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         try settings.validate()
@@ -72,7 +73,7 @@ public final class Adaptation {
         if let resume {
             let loaded = try Self.loadForResume(resume, settings: settings)
             prepared = loaded.prepared
-            resumeState = (loaded.state, loaded.cursor, resume)
+            resumeState = (loaded.state, loaded.cursor, resume.reference.weights)
         } else {
             prepared = try ModelLoading.prepare(source, lowercase: settings.lowercase, seed: settings.seed)
             resumeState = nil
@@ -85,12 +86,11 @@ public final class Adaptation {
     }
 
     /// The settings stored in a checkpoint, for `--resume`.
-    public static func resumeSettings(from checkpoint: URL) throws -> AdaptationSettings {
-        let loaded = try LoadedCheckpoint.open(checkpoint)
-        guard let json = loaded.metadata.runArgumentsJSON else {
-            throw TrainingError.resume("\(checkpoint.path) has no run arguments; it was not written by mlm-adapt training")
+    public static func resumeSettings(from checkpoint: LoadedCheckpoint) throws -> AdaptationSettings {
+        guard let json = checkpoint.metadata.runArgumentsJSON else {
+            throw TrainingError.resume("\(checkpoint.source) has no run arguments; it was not written by mlm-adapt training")
         }
-        return try AdaptationSettings.decode(json: json, source: checkpoint.path)
+        return try AdaptationSettings.decode(json: json, source: checkpoint.source)
     }
 
     // MARK: - Run
@@ -264,6 +264,7 @@ public final class Adaptation {
         summary.tokens = tokens
         summary.wallSeconds = seconds(since: wallStart)
         summary.checkpoints = store.checkpoints().map(\.url)
+        writeRunReport(summary)
         return summary
     }
 
@@ -363,11 +364,13 @@ public final class Adaptation {
             optimizer: moments, metadata: metadata)
     }
 
-    static func loadForResume(_ url: URL, settings: AdaptationSettings)
+    static func loadForResume(_ checkpoint: LoadedCheckpoint, settings: AdaptationSettings)
         throws -> (prepared: PreparedModel, state: TrainerState, cursor: CorpusCursor)
     {
-        let prepared = try ModelLoading.prepare(.pretrained(url), lowercase: settings.lowercase, seed: settings.seed)
-        guard let checkpoint = prepared.checkpoint, let stateJSON = checkpoint.metadata.rngState,
+        let url = checkpoint.reference.weights
+        let prepared = try ModelLoading.prepare(
+            checkpoint, heads: .exactly(.maskedLM), lowercase: settings.lowercase, seed: settings.seed)
+        guard let stateJSON = checkpoint.metadata.rngState,
               let cursorJSON = checkpoint.metadata.dataCursorJSON else {
             throw TrainingError.resume("\(url.path) lacks the training state (rng_state, data_cursor); it is not a training checkpoint")
         }

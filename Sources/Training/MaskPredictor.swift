@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Model
 import Tokenizer
@@ -88,5 +89,18 @@ public struct MaskPredictor {
                            probability: exp(Double(value - maximum)) / total)
             }
         }
+    }
+}
+
+extension MaskPredictor {
+    /// One JSON object for `fill-mask --json`: the text and, per `[MASK]` in order, its predictions with
+    /// the field names of transformers' fill-mask pipeline (`token` the id, `token_str`, `score`).
+    public static func jsonLine(text: String, predictions: [[Prediction]]) throws -> String {
+        let masks = predictions.map { row in
+            row.map { ["token": Int($0.id), "token_str": $0.token, "score": $0.probability] as [String: Any] }
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["text": text, "masks": masks] as [String: Any],
+                                              options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -2,6 +2,7 @@ import Corpus
 import Masking
 import Model
 import Optimization
+import SeededRandom
 import TensorKernels
 
 /// One micro-batch: the packed rows and their masked version.

@@ -1,3 +1,4 @@
+import Checkpoint
 import Corpus
 import Foundation
 import Masking

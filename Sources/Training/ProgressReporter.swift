@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 
 /// Training progress on stderr: on a terminal one line rewritten in place (`\r`), otherwise
 /// plain lines at a slower pace so logs stay readable.
@@ -74,13 +75,4 @@ public final class ProgressReporter {
 
 func format(_ value: Double, digits: Int) -> String {
     value.isFinite ? String(format: "%.\(digits)f", value) : "-"
-}
-
-/// "1h02m", "3m05s", "42s".
-public func formatDuration(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "-" }
-    let s = Int(seconds.rounded())
-    if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
-    if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
-    return "\(s)s"
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Model
+import Reporting
 import TensorKernels
 import Training
 
@@ -17,7 +19,7 @@ struct Adapt: ParsableCommand {
             --resume continues exactly where it stopped.
             """)
 
-    static let defaultInit = "cache/models/all-MiniLM-L6-v2"
+    static let defaultInit = RepositoryFiles.baseModel
 
     // Data
     @Option(help: "Training text: a file (.txt, .gz), folder or glob; repeat for more.")
@@ -58,12 +60,12 @@ struct Adapt: ParsableCommand {
     @Option(help: "Checkpoints to keep (default: 3).")
     var keepLast: Int?
 
-    @Option(help: "Output folder (default: runs/<yyyy-mm-dd-HHMM>-<corpus>-<mask>; when resuming, the checkpoint's folder).")
+    @Option(help: "Output folder (default: runs/<yyyy-mm-dd-HHMMSS>-adapt-<corpus>-<mask>; when resuming, the checkpoint's folder).")
     var outputDir: String?
 
     // Model
     @Option(name: .customLong("init"),
-            help: "Starting model: HF folder, .safetensors or .safetensors.gz (default: \(Adapt.defaultInit)).")
+            help: "Starting model: a run folder or its `latest`, a .safetensors(.gz) file, an HF or sentence-transformers folder (default: \(Adapt.defaultInit)).")
     var initFrom: String?
 
     @Option(help: "vocab.txt for a model trained from scratch (with --config).")
@@ -184,37 +186,42 @@ struct Adapt: ParsableCommand {
         if let vocab, let config {
             return .scratch(vocabulary: URL(fileURLWithPath: vocab), config: URL(fileURLWithPath: config))
         }
-        let path = initFrom ?? Self.defaultInit
-        guard FileManager.default.fileExists(atPath: path) else {
-            if initFrom == nil {
-                throw ValidationError("""
-                    the default base model \(Self.defaultInit) is not here. Run Corpora/fetch.sh to download it, \
-                    or pass --init MODEL (HF folder, .safetensors or .safetensors.gz), or --vocab V --config C to \
-                    train from scratch.
+        guard let path = initFrom else {
+            let located: URL
+            do {
+                located = try RepositoryFiles.locate(Self.defaultInit, hint: """
+                    run Corpora/fetch.sh there to download it, or pass --init MODEL (a run folder, a .safetensors(.gz) \
+                    file, an HF or sentence-transformers folder), or --vocab V --config C to train from scratch.
                     """)
-            }
+            } catch { throw ValidationError("the default base model: \(error)") }
+            return .checkpoint(try CheckpointReference.resolve(located))
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("--init \(path): no such file or folder")
         }
-        return .pretrained(URL(fileURLWithPath: path))
+        return .checkpoint(try CheckpointReference.resolve(path))
     }
 
     func run() throws {
         var settings: AdaptationSettings
-        var resumeURL: URL?
-        var source = ModelSource.pretrained(URL(fileURLWithPath: Self.defaultInit))
+        let source: ModelSource
+        var resumed: LoadedCheckpoint?
         if let resume {
-            let url = try RunDirectory.resolveResume(resume)
-            settings = try resumedSettings(saved: try Adaptation.resumeSettings(from: url))
-            resumeURL = url
+            // Opened once: its settings, weights and training state all come from this read.
+            let checkpoint = try CheckpointReference.resolve(resume).open()
+            settings = try resumedSettings(saved: try Adaptation.resumeSettings(from: checkpoint))
+            resumed = checkpoint
+            source = .checkpoint(checkpoint.reference)
         } else {
             settings = newSettings()
             source = try modelSource()
         }
         do { try settings.validate() } catch let error as TrainingError { throw ValidationError(error.description) }
         let output = outputDir.map { URL(fileURLWithPath: $0) }
-            ?? resumeURL?.deletingLastPathComponent()
+            ?? resumed?.reference.weights.deletingLastPathComponent()
             ?? RunDirectory.defaultURL(corpus: settings.corpus, mask: settings.mask)
 
+        logLine(OpenBLASRuntime.kernelDescription)
         OpenBLASRuntime.setThreads(settings.threads)
         Parallel.workerCount = settings.threads
 
@@ -222,7 +229,7 @@ struct Adapt: ParsableCommand {
         stop.install()
         defer { stop.uninstall() }
 
-        let adaptation = try Adaptation(settings: settings, source: source, resume: resumeURL, outputDirectory: output,
+        let adaptation = try Adaptation(settings: settings, source: source, resume: resumed, outputDirectory: output,
                                         stop: stop)
         let summary = try adaptation.run()
         printSummary(summary)
@@ -256,6 +263,7 @@ struct Adapt: ParsableCommand {
         }
         for url in s.checkpoints { lines.append("  \(url.path)") }
         lines.append("metrics: \(s.outputDirectory.appendingPathComponent(RunDirectory.metricsFileName).path)")
+        lines.append("report: \(s.reportURL.path)")
         if let last = s.lastCheckpoint, s.stoppedBySignal || s.finalStep < s.totalSteps {
             lines.append("saved \(last.path); resume with: mlm-adapt --resume \(s.outputDirectory.path)")
         }

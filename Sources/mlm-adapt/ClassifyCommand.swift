@@ -1,12 +1,14 @@
 import ArgumentParser
 import Classification
 import Foundation
+import Optimization
+import Reporting
 import TensorKernels
 
 /// Options shared by `classify` and `ner`.
 struct FineTuneArguments: ParsableArguments {
-    @Option(help: "Starting checkpoint: an HF folder, a .safetensors(.gz) from `adapt`.")
-    var `init` = "cache/models/all-MiniLM-L6-v2"
+    @Option(help: "Starting model: an `adapt` run folder or its `latest`, a .safetensors(.gz) file, an HF or sentence-transformers folder (default: \(RepositoryFiles.baseModel) of the repository).")
+    var `init`: String?
 
     @Option(help: "Training file.")
     var train: String
@@ -26,8 +28,17 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Peak learning rate.")
     var lr = 5e-5
 
-    @Option(help: "Share of the steps spent on linear warmup.")
-    var warmup = 0.1
+    @Option(help: "Warmup: a ratio of all steps if below 1 (0.1), else a step count (500).")
+    var warmup: Warmup = .ratio(0.1)
+
+    @Option(help: "Learning-rate schedule after warmup: linear, cosine or constant.")
+    var schedule: ScheduleKind = .linear
+
+    @Option(help: "Batches per optimizer step; the gradient is the mean over all their examples.")
+    var gradAccum = 1
+
+    @Option(help: "Clip the global gradient norm to this; 0 disables.")
+    var maxGradNorm = 1.0
 
     @Option(help: "AdamW weight decay.")
     var weightDecay = 0.01
@@ -59,7 +70,7 @@ struct FineTuneArguments: ParsableArguments {
     @Option(help: "Worker threads (GEMMs and elementwise work).")
     var threads = 2
 
-    @Option(help: "Where report.json and model.safetensors.gz go (default: runs/<UTC time>-<task>-<training folder>).")
+    @Option(help: "Where report.json, summary.json, report.html and model.safetensors.gz go (default: runs/<yyyy-mm-dd-HHMMSS>-<command>-<training data>).")
     var outputDir: String?
 
     @Flag(help: "Do not write the fine-tuned checkpoint (report only).")
@@ -74,33 +85,34 @@ struct FineTuneArguments: ParsableArguments {
 
     func runOptions(task: String, metric: SelectionMetric, balanced: Bool, columns: TextColumns, arguments: [String]) throws -> RunOptions {
         let tuning = FineTuneOptions(
-            epochs: epochs, batchSize: batchSize, learningRate: lr, warmupRatio: warmup, weightDecay: weightDecay,
+            epochs: epochs, batchSize: batchSize, learningRate: lr, warmup: warmup, schedule: schedule, gradAccum: gradAccum,
+            weightDecay: weightDecay, maxGradNorm: maxGradNorm,
             patience: patience > 0 ? patience : nil, metric: metric, seed: seed, maxSeqLength: maxSeqLength,
             balancedClassWeights: balanced, freeze: try freezeOptions(), threads: threads)
         OpenBLASRuntime.setThreads(threads)
-        let output = outputDir.map { URL(fileURLWithPath: $0) } ?? defaultOutput(task: task)
+        let output = outputDir.map { URL(fileURLWithPath: $0) }
+            ?? RunFolder.defaultURL(command: task, data: RunFolder.dataName(train))
+        let initURL: URL
+        if let path = `init` {
+            initURL = URL(fileURLWithPath: path)
+        } else {
+            do {
+                initURL = try RepositoryFiles.locate(
+                    RepositoryFiles.baseModel, hint: "run Corpora/fetch.sh there, or pass --init MODEL")
+            } catch { throw ValidationError("the default --init: \(error)") }
+        }
         return RunOptions(
-            initCheckpoint: URL(fileURLWithPath: `init`), train: URL(fileURLWithPath: train),
+            initCheckpoint: initURL, train: URL(fileURLWithPath: train),
             validation: URL(fileURLWithPath: validation), test: test.map { URL(fileURLWithPath: $0) }, columns: columns,
             tuning: tuning, outputDirectory: output, maxTrainExamples: maxTrainExamples,
             maxValidationExamples: maxValidationExamples, saveCheckpoint: !noSave,
             arguments: ["command": arguments.joined(separator: " ")])
     }
-
-    /// runs/<UTC date>-<task>-<name of the training file's folder or file>.
-    func defaultOutput(task: String) -> URL {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        let trainURL = URL(fileURLWithPath: train)
-        let parent = trainURL.deletingLastPathComponent().lastPathComponent
-        let name = parent.isEmpty || parent == "." ? trainURL.deletingPathExtension().lastPathComponent : parent
-        return URL(fileURLWithPath: "runs/\(formatter.string(from: Date()))-\(task)-\(name)")
-    }
 }
 
-/// Prints the tables of a finished run.
+/// Prints the tables of a finished run to standard output, unbuffered like the log.
 func printSummary(_ report: RunReport, options: RunOptions) {
+    func print(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
     func show(_ title: String, _ metrics: SplitMetrics) {
         print("\n== \(title)")
         if let classification = metrics.classification { print(MetricsTable.format(classification)) }
@@ -108,7 +120,7 @@ func printSummary(_ report: RunReport, options: RunOptions) {
     }
     show("dev (epoch \(report.bestEpoch))", report.validation)
     if let test = report.test { show("test", test) }
-    print("\nreport: \(options.reportURL.path)")
+    print("\nreport: \(options.outputDirectory.appendingPathComponent(RunReportFiles.reportFileName).path) (details: \(options.reportURL.path))")
     if let checkpoint = report.checkpoint { print("checkpoint: \(checkpoint)") }
     print(String(format: "time: %.1f s", report.seconds))
 }
@@ -148,7 +160,8 @@ struct ClassifyCommand: ParsableCommand {
             task: "classify", metric: metric, balanced: classWeights == "balanced",
             columns: TextColumns(text: textColumn, pair: textPairColumn, label: labelColumn),
             arguments: CommandLine.arguments)
-        let report = try ClassificationRun.run(kind: .sequence, options: options) { print($0) }
+        logLine(OpenBLASRuntime.kernelDescription)
+        let report = try ClassificationRun.run(kind: .sequence, options: options, progress: .standardError, log: logLine)
         printSummary(report, options: options)
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Checkpoint
-import Classification
 import Foundation
 import TensorKernels
 import Training
@@ -17,7 +16,7 @@ struct Evaluate: ParsableCommand {
             match its metrics.jsonl), else the `adapt` defaults.
             """)
 
-    @Option(help: "Model: a run folder or its `latest`, our .safetensors(.gz) checkpoint, or an HF model folder.")
+    @Option(help: "Model: a run folder or its `latest`, a .safetensors(.gz) file, an HF or sentence-transformers folder.")
     var checkpoint: String
 
     @Option(parsing: .upToNextOption, help: "Corpus files (or globs) whose held-out documents are scored.")
@@ -78,12 +77,10 @@ struct Evaluate: ParsableCommand {
         let workers = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         OpenBLASRuntime.setThreads(workers)
         Parallel.workerCount = workers
-        let url = try ClassifierCheckpoint.resolve(URL(fileURLWithPath: checkpoint))
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw TrainingError.io("--checkpoint \(checkpoint): no such file or folder")
-        }
-        let prepared = try ModelLoading.prepare(.pretrained(url), lowercase: nil, seed: 0)
-        if prepared.notes.contains(where: { $0.contains("no MLM head") }) {
+        let reference = try CheckpointReference.resolve(checkpoint)
+        let url = reference.displayURL
+        let prepared = try ModelLoading.prepare(reference, heads: .maskedLM)
+        if prepared.createdMaskedLMHead {
             FileHandle.standardError.write(Data(
                 "warning: \(checkpoint) has no MLM head; a random one was created, so the scores mean nothing\n".utf8))
         }

@@ -9,12 +9,12 @@ struct ExportCommand: ParsableCommand {
         abstract: "Write a checkpoint as an HF model folder that transformers' from_pretrained loads.",
         discussion: """
             Writes config.json (with architectures), plain model.safetensors (HF names, no optimizer state), \
-            vocab.txt, tokenizer_config.json and special_tokens_map.json. With --logits, also writes this \
+            vocab.txt, tokenizer.json, tokenizer_config.json and special_tokens_map.json. With --logits, also writes this \
             program's masked-position logits on a fixed sample batch, for \
-            Tests/Fixtures/checkpoint/check_export.py --logits to compare with transformers.
+            Scripts/checks/check_export.py --logits to compare with transformers.
             """)
 
-    @Option(help: "Checkpoint (.safetensors.gz, .safetensors or HF folder).")
+    @Option(help: "Model: a run folder or its `latest`, a .safetensors(.gz) file, an HF or sentence-transformers folder.")
     var checkpoint: String
     @Option(help: "Folder to write.")
     var to: String
@@ -22,39 +22,42 @@ struct ExportCommand: ParsableCommand {
     var logits: String?
 
     func run() throws {
-        let loaded = try LoadedCheckpoint.open(URL(fileURLWithPath: checkpoint))
-        let report = try HFModelFolder.export(checkpoint: loaded, to: URL(fileURLWithPath: to))
-        print(report)
+        // The heads the file holds, none created: the folder holds exactly the checkpoint's weights.
+        let prepared = try ModelLoading.prepare(CheckpointReference.resolve(checkpoint), heads: .stored)
+        try HFModelFolder.export(prepared, to: URL(fileURLWithPath: to))
+        print(prepared.report)
         print("wrote \(to)")
         if let logits {
-            try writeSampleLogits(loaded, to: URL(fileURLWithPath: logits))
+            try writeSampleLogits(prepared, to: URL(fileURLWithPath: logits))
             print("wrote \(logits)")
         }
     }
 
     /// Two sequences of 16 tokens (the second padded), a few positions replaced by [MASK];
     /// ids are stored as F32 (exact below 2^24) so the file needs only our F32 writer.
-    private func writeSampleLogits(_ checkpoint: LoadedCheckpoint, to url: URL) throws {
-        let (model, _) = try checkpoint.makeModel(heads: .maskedLM, options: LoadOptions(createMissingHeads: false))
-        guard let tokens = checkpoint.vocabularyTokenList,
-              let cls = tokens.firstIndex(of: "[CLS]"), let sep = tokens.firstIndex(of: "[SEP]"),
-              let pad = tokens.firstIndex(of: "[PAD]"), let mask = tokens.firstIndex(of: "[MASK]")
-        else { throw ValidationError("\(checkpoint.source): vocabulary lacks [CLS]/[SEP]/[PAD]/[MASK]") }
+    private func writeSampleLogits(_ prepared: PreparedModel, to url: URL) throws {
+        let model = prepared.model
+        guard model.layout.heads.maskedLM else {
+            throw ValidationError("--logits needs a masked-LM checkpoint; \(checkpoint) holds no MLM head")
+        }
+        let vocabulary = prepared.vocabulary
+        let tokenCount = vocabulary.count
+        let (cls, sep, pad, mask) = (vocabulary.clsId, vocabulary.sepId, vocabulary.padId, vocabulary.maskId)
         let batch = 2, length = min(16, model.config.maxPositionEmbeddings)
-        var ids = [Int32](repeating: Int32(pad), count: batch * length)
+        var ids = [Int32](repeating: pad, count: batch * length)
         var attention = [UInt8](repeating: 0, count: batch * length)
         var state: UInt64 = 2024
         for row in 0..<batch {
             let used = row == 0 ? length : length - 5
             for column in 0..<used {
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                let word = Int32(truncatingIfNeeded: (state >> 33) % UInt64(tokens.count))
-                ids[row * length + column] = column == 0 ? Int32(cls) : column == used - 1 ? Int32(sep) : word
+                let word = Int32(truncatingIfNeeded: (state >> 33) % UInt64(tokenCount))
+                ids[row * length + column] = column == 0 ? cls : column == used - 1 ? sep : word
                 attention[row * length + column] = 1
             }
         }
         let positions: [Int32] = [3, 7, Int32(length) + 2, Int32(length) + 6]
-        for position in positions { ids[Int(position)] = Int32(mask) }
+        for position in positions { ids[Int(position)] = mask }
         let labels = [Int32](repeating: -100, count: positions.count)
         let types = [Int32](repeating: 0, count: ids.count)
         let workspace = BertWorkspace(layout: model.layout, batchSize: batch, seqLength: length, maxMaskedTokens: positions.count)

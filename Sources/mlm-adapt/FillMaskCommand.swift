@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Model
 import TensorKernels
@@ -12,7 +13,7 @@ struct FillMask: ParsableCommand {
         abstract: "Predict the tokens behind [MASK] with a checkpoint or HF model folder.",
         discussion: "Example: mlm-adapt fill-mask --checkpoint runs/X/step-300.safetensors.gz \"The licensee shall [MASK] the software.\"")
 
-    @Option(help: "Model: our .safetensors(.gz) checkpoint, a .safetensors file or an HF model folder.")
+    @Option(help: "Model: a run folder or its `latest`, a .safetensors(.gz) file, an HF or sentence-transformers folder.")
     var checkpoint: String
 
     @Option(help: "Predictions per [MASK] (default: 5).")
@@ -23,6 +24,9 @@ struct FillMask: ParsableCommand {
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
+
+    @Flag(help: "Print one JSON object per sentence (fields as transformers' fill-mask pipeline) instead of text.")
+    var json = false
 
     @Argument(help: "Sentences with one or more [MASK].")
     var texts: [String]
@@ -40,17 +44,21 @@ struct FillMask: ParsableCommand {
         OpenBLASRuntime.setThreads(workers)
         Parallel.workerCount = workers
         let prepared = try ModelLoading.prepare(
-            .pretrained(URL(fileURLWithPath: checkpoint)), lowercase: casing?.lowercase, seed: 0)
-        if prepared.notes.contains(where: { $0.contains("no MLM head") }) {
+            CheckpointReference.resolve(checkpoint), heads: .maskedLM, lowercase: casing?.lowercase)
+        if prepared.createdMaskedLMHead {
             FileHandle.standardError.write(Data(
                 "warning: \(checkpoint) has no MLM head; a random one was created, so predictions are meaningless\n".utf8))
         }
         let predictor = MaskPredictor(prepared: prepared)
         for text in texts {
+            let predictions = try predictor.predict(text, topK: topK)
+            if json {
+                print(try MaskPredictor.jsonLine(text: text, predictions: predictions))
+                continue
+            }
             print(text)
-            for (index, predictions) in try predictor.predict(text, topK: topK).enumerated() {
-                let line = predictions.map { "\($0.token) " + String(format: "%.4f", $0.probability) }
-                    .joined(separator: "  ")
+            for (index, row) in predictions.enumerated() {
+                let line = row.map { "\($0.token) " + String(format: "%.4f", $0.probability) }.joined(separator: "  ")
                 print("  [MASK] \(index + 1): \(line)")
             }
         }

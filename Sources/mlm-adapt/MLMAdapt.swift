@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TensorKernels
 
 @main
@@ -6,9 +7,17 @@ struct MLMAdapt: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlm-adapt",
         abstract: "Domain-adaptive continued pretraining of BERT encoders on CPU.",
+        discussion: """
+            --verbose (before or after any subcommand) also prints the OpenBLAS kernel choice at start; training \
+            commands always write it to their log. Defaults that name repository files (the base model in cache/) \
+            are looked up in $MLM_ADAPT_HOME, then in the repository the executable was built in, then in the \
+            current directory.
+            """,
+        version: MLMAdapt.version,
         // One line per subcommand; each lives in its own file.
         subcommands: [
             Adapt.self,
+            ReportCommand.self,
             FillMask.self,
             TokenizeCommand.self,
             VocabCommand.self,
@@ -23,9 +32,24 @@ struct MLMAdapt: ParsableCommand {
         defaultSubcommand: Adapt.self
     )
 
+    static let version = "0.1.0"
+    static let verboseFlag = "--verbose"
+
     /// Picks the fastest OpenBLAS kernel (may re-execute the process) before parsing the command line.
     static func main() {
-        OpenBLASRuntime.ensureBestKernel()
-        main(nil)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        OpenBLASRuntime.ensureBestKernel(verbose: arguments.contains(verboseFlag))
+        let parsed = arguments.filter { $0 != verboseFlag }
+        // The default subcommand would take `--version` as one of its own options.
+        if parsed == ["--version"] {
+            print(version)
+            return
+        }
+        main(parsed)
     }
+}
+
+/// A log line of a command: standard error, unbuffered, so a redirected log shows it at once.
+func logLine(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

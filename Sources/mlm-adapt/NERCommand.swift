@@ -1,6 +1,7 @@
 import ArgumentParser
 import Classification
 import Foundation
+import TensorKernels
 
 struct NERCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +18,8 @@ struct NERCommand: ParsableCommand {
     func run() throws {
         let options = try common.runOptions(
             task: "ner", metric: .accuracy, balanced: false, columns: TextColumns(), arguments: CommandLine.arguments)
-        let report = try ClassificationRun.run(kind: .token, options: options) { print($0) }
+        logLine(OpenBLASRuntime.kernelDescription)
+        let report = try ClassificationRun.run(kind: .token, options: options, progress: .standardError, log: logLine)
         printSummary(report, options: options)
     }
 }

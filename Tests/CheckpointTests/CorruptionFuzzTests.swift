@@ -1,5 +1,5 @@
 import Foundation
-import TensorKernels
+import SeededRandom
 import Testing
 @testable import Checkpoint
 
@@ -41,7 +41,7 @@ import Testing
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let (url, original) = try Self.original(compressed: compressed, in: folder)
-        var random = SplitMix64(seed: compressed ? 1 : 2)
+        var random = SplitMix64(state: compressed ? 1 : 2)
         var refused = 0, unchanged = 0, silentlyDifferent = 0
         func tally(_ damaged: [UInt8]) throws {
             switch try Self.loadsOriginal(damaged, at: url, original: original) {

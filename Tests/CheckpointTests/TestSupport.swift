@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import SeededRandom
 import TensorKernels
 @testable import Checkpoint
 
@@ -94,6 +95,6 @@ let tinyVocabularyText = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (5..<
 
 /// Deterministic pseudo-random floats.
 func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
-    var generator = SplitMix64(seed: seed)
+    var generator = SplitMix64(afterOneDrawFrom: seed)
     return (0..<count).map { _ in Float(generator.nextUnitInterval() * 2 - 1) }
 }

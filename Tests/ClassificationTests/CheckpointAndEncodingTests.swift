@@ -95,8 +95,8 @@ func temporaryDirectory() throws -> URL {
 
         // A run folder's `latest` pointer (as `adapt` writes it) names the checkpoint.
         try Data("mlm.safetensors.gz\n".utf8).write(to: url.deletingLastPathComponent().appendingPathComponent("latest"))
-        #expect(try ClassifierCheckpoint.resolve(url.deletingLastPathComponent()) == url)
-        #expect(try ClassifierCheckpoint.resolve(url.deletingLastPathComponent().appendingPathComponent("latest")) == url)
+        #expect(try CheckpointReference.resolve(url.deletingLastPathComponent()).weights == url)
+        #expect(try CheckpointReference.resolve(url.deletingLastPathComponent().appendingPathComponent("latest")).weights == url)
         let loaded = try ClassifierCheckpoint.initialize(
             from: url.deletingLastPathComponent(), kind: .sequence, labels: try LabelSet(names: ["a", "b", "c"]), seed: 1)
         #expect(Set(loaded.initializedTensors) == [

@@ -1,6 +1,6 @@
-import Corpus
 import Foundation
 import Model
+import SeededRandom
 import Testing
 
 @testable import Classification
@@ -9,12 +9,12 @@ import Testing
 enum ToyTask {
     static let cls: Int32 = 2, sep: Int32 = 3
 
-    static func model(kind: ClassifierKind, classes: Int, seed: UInt64 = 1) -> BertModel {
+    static func model(kind: ClassifierKind, classes: Int, seed: UInt64 = 1, dropout: Float = 0.1) -> BertModel {
         var config = BertConfig(
             vocabSize: 32, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 32,
             maxPositionEmbeddings: 16)
-        config.hiddenDropoutProb = 0.1
-        config.attentionProbsDropoutProb = 0.1
+        config.hiddenDropoutProb = dropout
+        config.attentionProbsDropoutProb = dropout
         let model = BertModel(layout: ParameterLayout(
             config: config, heads: ModelHeads(maskedLM: false, pooler: kind == .sequence, classifierLabels: classes)))
         model.initializeWeights(seed: seed)
@@ -64,7 +64,7 @@ enum ToyTask {
             kind: .sequence, model: ToyTask.model(kind: .sequence, classes: 2), labels: labels, batchSize: 8, maxSeqLength: 16)
         let tuner = try FineTuner(
             classifier: classifier,
-            options: FineTuneOptions(epochs: 25, batchSize: 8, learningRate: 3e-3, warmupRatio: 0.1, patience: nil, seed: 7,
+            options: FineTuneOptions(epochs: 25, batchSize: 8, learningRate: 3e-3, warmup: .ratio(0.1), patience: nil, seed: 7,
                                      maxSeqLength: 16))
         tuner.log = { _ in }
         let train = ToyTask.sequenceExamples(count: 64, seed: 1), dev = ToyTask.sequenceExamples(count: 32, seed: 2)

@@ -1,21 +1,22 @@
-import Corpus
 import Foundation
+import SeededRandom
+import TensorKernels
 import Testing
 
 @testable import Classification
 import Model
 
 @Suite struct HeadKernelTests {
-    /// Loss of linear → weighted cross-entropy, in the head's own kernels.
+    /// Loss of linear → weighted cross-entropy, in the head's kernels.
     func loss(x: [Float], weight: [Float], bias: [Float], labels: [Int32], classWeights: [Float]?, rows: Int, inFeatures: Int,
               classes: Int) -> Double
     {
         var logits = [Float](repeating: 0, count: rows * classes), probabilities = logits
-        HeadKernels.linearForward(
-            x: x, rows: rows, inFeatures: inFeatures, weight: weight, bias: bias, outFeatures: classes, out: &logits)
+        Linear.forward(
+            input: x, weight: weight, bias: bias, output: &logits, rows: rows, inFeatures: inFeatures, outFeatures: classes)
         return HeadKernels.softmaxCrossEntropy(
             logits: logits, rows: rows, classes: classes, labels: labels, classWeights: classWeights,
-            probabilities: &probabilities, logitsGradient: nil
+            scratch: HeadKernels.LossScratch(capacity: rows), probabilities: &probabilities, logitsGradient: nil
         ).loss
     }
 
@@ -30,16 +31,25 @@ import Model
         let classWeights: [Float]? = weighted ? [0.5, 2.0, 1.25] : nil
 
         var logits = [Float](repeating: 0, count: rows * classes), probabilities = logits, logitsGradient = logits
-        HeadKernels.linearForward(
-            x: x, rows: rows, inFeatures: inFeatures, weight: weight, bias: bias, outFeatures: classes, out: &logits)
+        Linear.forward(
+            input: x, weight: weight, bias: bias, output: &logits, rows: rows, inFeatures: inFeatures, outFeatures: classes)
         _ = HeadKernels.softmaxCrossEntropy(
             logits: logits, rows: rows, classes: classes, labels: labels, classWeights: classWeights,
-            probabilities: &probabilities, logitsGradient: &logitsGradient)
+            scratch: HeadKernels.LossScratch(capacity: rows), probabilities: &probabilities, logitsGradient: &logitsGradient)
+        // The probabilities are the softmax of the logits, rows summing to 1.
+        for r in 0..<rows {
+            let row = logits[(r * classes)..<((r + 1) * classes)], top = row.max()!
+            let sum = row.reduce(0.0) { $0 + exp(Double($1 - top)) }
+            for c in 0..<classes {
+                #expect(abs(Double(probabilities[r * classes + c]) - exp(Double(row[r * classes + c] - top)) / sum) < 1e-6)
+            }
+        }
         var xGradient = [Float](repeating: 0, count: x.count)
         var weightGradient = [Float](repeating: 0, count: weight.count), biasGradient = [Float](repeating: 0, count: classes)
-        HeadKernels.linearBackward(
-            x: x, rows: rows, inFeatures: inFeatures, weight: weight, outFeatures: classes, outGradient: logitsGradient,
-            inputGradient: &xGradient, weightGradient: &weightGradient, biasGradient: &biasGradient)
+        Linear.backward(
+            outputGradient: logitsGradient, input: x, weight: weight, inputGradient: &xGradient,
+            accumulateInputGradient: false, weightGradient: &weightGradient, biasGradient: &biasGradient,
+            rows: rows, inFeatures: inFeatures, outFeatures: classes)
 
         let step: Float = 1e-2
         // Perturbs one entry of the parameter `which` (0 weight, 1 bias, 2 x) and returns the loss.
@@ -66,34 +76,18 @@ import Model
     @Test func weightedLossIsPyTorchsWeightedMean() {
         // Two rows, logits 0 everywhere: each NLL is log 3, so any weighting gives log 3.
         var probabilities = [Float](repeating: 0, count: 6)
+        let scratch = HeadKernels.LossScratch(capacity: 2)
         let uniform = HeadKernels.softmaxCrossEntropy(
-            logits: [0, 0, 0, 0, 0, 0], rows: 2, classes: 3, labels: [0, 2], classWeights: [3, 1, 1],
+            logits: [0, 0, 0, 0, 0, 0], rows: 2, classes: 3, labels: [0, 2], classWeights: [3, 1, 1], scratch: scratch,
             probabilities: &probabilities, logitsGradient: nil)
         #expect(abs(uniform.loss - log(3)) < 1e-6)
         // Row 0 certain and right (NLL≈0), row 1 NLL = log 3: weighted mean is w1·log3 / (w0 + w1).
         let mixed = HeadKernels.softmaxCrossEntropy(
-            logits: [50, 0, 0, 0, 0, 0], rows: 2, classes: 3, labels: [0, 2], classWeights: [3, 1, 1],
+            logits: [50, 0, 0, 0, 0, 0], rows: 2, classes: 3, labels: [0, 2], classWeights: [3, 1, 1], scratch: scratch,
             probabilities: &probabilities, logitsGradient: nil)
         #expect(abs(mixed.loss - log(3) / 4) < 1e-6)
         #expect(mixed.counted == 2 && mixed.correct == 1)
         #expect(HeadKernels.balancedClassWeights(labels: [0, 0, 0, 1], classes: 2) == [Float(4) / 6, 2])
-    }
-
-    @Test func dropoutKeepsTheExpectedShareAndScales() {
-        let count = 20_000
-        let x = [Float](repeating: 1, count: count)
-        var out = x, keep = [UInt8](repeating: 0, count: count)
-        HeadKernels.dropoutForward(x: x, count: count, probability: 0.1, seed: 7, keep: &keep, out: &out)
-        let kept = keep.reduce(0) { $0 + Int($1) }
-        // Binomial(20000, 0.9): sd ≈ 42, so ±250 is 6 sd.
-        #expect(abs(kept - 18_000) < 250)
-        #expect(out.allSatisfy { $0 == 0 || abs($0 - 1 / 0.9) < 1e-6 })
-        var again = x
-        HeadKernels.dropoutForward(x: x, count: count, probability: 0.1, seed: 7, keep: &keep, out: &again)
-        #expect(again == out)
-        var gradient = [Float](repeating: 1, count: count)
-        HeadKernels.dropoutBackward(gradient: &gradient, count: count, probability: 0.1, keep: keep)
-        #expect(gradient == out)
     }
 }
 

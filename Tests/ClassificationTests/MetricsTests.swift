@@ -6,7 +6,7 @@ import Testing
 let classificationFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/classification")
 
-/// Goldens written by Tests/Fixtures/classification/generate.py with the `seqeval` package.
+/// Goldens written by Scripts/fixtures/classification/generate.py with the `seqeval` package.
 struct SeqevalCase: Decodable, CustomTestStringConvertible, Sendable {
     struct TypeScore: Decodable, Sendable { var precision, recall, f1: Double; var support: Int }
     var name: String

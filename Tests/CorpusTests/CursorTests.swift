@@ -34,6 +34,12 @@ private let resumeCases: [(String, CorpusOptions, Int)] = [
      CorpusOptions(sources: [Fixture.path("folder"), Fixture.path("multi-member.txt.gz")], mode: .documents,
                    maxSeqLength: 24, packing: .lineByLine, shuffleBufferSize: 5, seed: 2, validationFraction: 0.3,
                    split: .validation, tokenizationChunkBytes: 300), 2),
+    ("CSV table corpus (quoted commas and newlines)",
+     CorpusOptions(sources: [Fixture.path("table.csv")], maxSeqLength: 16, shuffleBufferSize: 0, validationFraction: 0,
+                   tokenizationChunkBytes: 400), 2),
+    ("JSONL table corpus, validation split",
+     CorpusOptions(sources: [Fixture.path("table.jsonl")], maxSeqLength: 12, shuffleBufferSize: 3, seed: 5,
+                   validationFraction: 0.3, split: .validation, tokenizationChunkBytes: 200), 1),
 ]
 
 @Test("a resumed stream continues with exactly the batches of a straight run",

@@ -29,7 +29,7 @@ func splitMatchesGolden() throws {
     for name in ["folder/a.txt", "folder/b.txt"] {
         for mode in [CorpusMode.lines, .documents] {
             let reader = try DocumentReader(path: Fixture.path(name), position: .start, mode: mode)
-            var firstLine = reader.lines.nextLineNumber
+            var firstLine = reader.position.lineNumber
             while try reader.next() {
                 firstLine = reader.lineNumbers.first ?? firstLine
                 let heldOut = Double(reader.splitHash() >> 11) * 0x1p-53 < 0.3

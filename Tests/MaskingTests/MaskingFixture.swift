@@ -3,7 +3,7 @@ import Foundation
 import Masking
 
 /// Packed 128-token rows of legal text with word ids, tokenized by HF `tokenizers`
-/// (Tests/Fixtures/masking/generate.py), so these tests do not depend on our tokenizer.
+/// (Scripts/fixtures/masking/generate.py), so these tests do not depend on our tokenizer.
 struct MaskingFixture {
     struct Metadata: Decodable {
         let rows: Int

@@ -3,7 +3,7 @@ import Testing
 
 @testable import Model
 
-/// The tiny random BERT of `Tests/Fixtures/bert/generate.py`, with its inputs and torch outputs.
+/// The tiny random BERT of `Scripts/fixtures/bert/generate.py`, with its inputs and torch outputs.
 struct TinyCase {
     let config: BertConfig
     let weights: SafeTensorsFixture

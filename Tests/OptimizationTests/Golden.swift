@@ -2,7 +2,7 @@ import Foundation
 @testable import Model
 @testable import Optimization
 
-/// Reads `Tests/Fixtures/training/golden.json`, written by `generate.py` next to it.
+/// Reads `Tests/Fixtures/training/golden.json`, written by `Scripts/fixtures/training/generate.py`.
 struct Golden: Decodable {
     struct AdamWCase: Decodable {
         struct Step: Decodable {
@@ -45,7 +45,7 @@ struct Golden: Decodable {
         do {
             return try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
         } catch {
-            fatalError("cannot read \(url.path): \(error) — run Tests/Fixtures/training/generate.py")
+            fatalError("cannot read \(url.path): \(error) — run Scripts/fixtures/training/generate.py")
         }
     }()
 }

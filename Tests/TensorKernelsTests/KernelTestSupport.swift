@@ -1,9 +1,10 @@
+import SeededRandom
 import TensorKernels
 
 /// Deterministic test data.
 struct TestData {
     var generator: SplitMix64
-    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    init(seed: UInt64) { generator = SplitMix64(afterOneDrawFrom: seed) }
     mutating func normal(_ count: Int, scale: Float = 1) -> [Float] {
         (0..<count).map { _ in Float(generator.nextGaussian()) * scale }
     }

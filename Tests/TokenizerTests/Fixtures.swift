@@ -18,7 +18,7 @@ enum Fixtures {
         name == "uncased" ? uncased : cased
     }
 
-    /// Lines split on "\n" bytes only, each decoded with U+FFFD replacement, as generate.py does.
+    /// Lines split on "\n" bytes only, each decoded with U+FFFD replacement, as Scripts/fixtures/tokenizer/generate.py does.
     static func lines(_ name: String) throws -> [String] {
         let data = try Data(contentsOf: directory.appendingPathComponent("\(name).txt"))
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Tokenizer
 
-/// Golden outputs of HF `tokenizers` 0.23.3 (Tests/Fixtures/tokenizer/generate.py).
+/// Golden outputs of HF `tokenizers` 0.23.3 (Scripts/fixtures/tokenizer/generate.py).
 @Suite struct ParityTests {
     static let cases: [(vocab: String, input: String)] = [
         ("uncased", "legal_sample"), ("uncased", "edge_cases"), ("uncased", "random_unicode"),

@@ -1,6 +1,7 @@
 import Corpus
 import Foundation
 import Testing
+@testable import Checkpoint
 @testable import Masking
 @testable import Model
 import Optimization

@@ -80,9 +80,11 @@ func comparableMetrics(_ url: URL) throws -> [String] {
         let stopped = try first.run()
         #expect(stopped.stoppedBySignal)
         #expect(stopped.finalStep == 7)
-        let checkpoint = try RunDirectory.resolveResume(interrupted.path)
-        #expect(checkpoint.lastPathComponent == "step-7.safetensors.gz")
+        let reference = try CheckpointReference.resolve(interrupted.path)
+        #expect(reference.kind == .runFolder)
+        #expect(reference.weights.lastPathComponent == "step-7.safetensors.gz")
 
+        let checkpoint = try reference.open()
         let resumed = try Adaptation(settings: try Adaptation.resumeSettings(from: checkpoint), source: tiny.source,
                                      resume: checkpoint, outputDirectory: interrupted, progressIsTerminal: false,
                                      log: { _ in }).run()

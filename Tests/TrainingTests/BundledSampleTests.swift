@@ -45,7 +45,7 @@ import Tokenizer
         #expect(losses.count == 2, "\(evals)")
         if losses.count == 2 { #expect(losses[1] < losses[0], "held-out loss should fall: \(losses)") }
 
-        let checkpoint = try RunDirectory.resolveResume(output.path)
+        let checkpoint = try CheckpointReference.resolve(output.path).weights
         #expect(checkpoint.lastPathComponent == "step-12.safetensors.gz")
         let loaded = try LoadedCheckpoint.open(checkpoint)
         try loaded.verifyVocabulary(try Vocabulary(contentsOf: vocabulary))

@@ -17,7 +17,7 @@ import Testing
         #expect(lastEval["step"] as? Int == 10)
 
         let checkpoint = try #require(try CheckpointStore(directory: output).latest())
-        let prepared = try ModelLoading.prepare(.pretrained(checkpoint), lowercase: nil, seed: 0)
+        let prepared = try ModelLoading.prepare(CheckpointReference.resolve(checkpoint), heads: .maskedLM)
         let json = try #require(prepared.checkpoint?.metadata.runArgumentsJSON)
         let settings = try AdaptationSettings.decode(json: json, source: checkpoint.path)
         let report = try ModelEvaluation.evaluate(prepared, settings: settings, schemes: [.token, .wholeWord, .span])

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+@testable import Checkpoint
 @testable import Training
 
-/// MaskPredictor against transformers' fill-mask pipeline (golden from fill_mask.py).
+/// MaskPredictor against transformers' fill-mask pipeline (golden from Scripts/fixtures/training/fill_mask.py).
 @Suite struct FillMaskTests {
     struct Case: Decodable {
         struct Prediction: Decodable {
@@ -18,7 +19,7 @@ import Testing
         let cases = try JSONDecoder().decode(
             [Case].self, from: Data(contentsOf: fixturesDirectory.appendingPathComponent("training/fill_mask.json")))
         let prepared = try ModelLoading.prepare(
-            .pretrained(fixturesDirectory.appendingPathComponent("checkpoint/tiny-mlm")), lowercase: nil, seed: 0)
+            CheckpointReference.resolve(fixturesDirectory.appendingPathComponent("checkpoint/tiny-mlm")), heads: .maskedLM)
         let predictor = MaskPredictor(prepared: prepared)
         for c in cases {
             let got = try predictor.predict(c.text, topK: 5)

@@ -42,9 +42,4 @@ import Testing
         // (0.98·0.02·3 + 0.02·1) / (1 − 0.98²)
         #expect(abs(progress.smoothedLoss - (0.98 * 0.02 * 3 + 0.02) / (1 - 0.98 * 0.98)) < 1e-12)
     }
-
-    @Test(arguments: [(42.4, "42s"), (185, "3m05s"), (3720, "1h02m"), (-1, "-")])
-    func durations(seconds: Double, text: String) {
-        #expect(formatDuration(seconds) == text)
-    }
 }

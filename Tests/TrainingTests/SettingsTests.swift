@@ -54,9 +54,9 @@ import Testing
     @Test func defaultOutputFolderNamesDateCorpusAndMask() {
         let date = Date(timeIntervalSince1970: 1_795_000_000)  // 2026-11-18 11:06:40 UTC
         let url = RunDirectory.defaultURL(corpus: ["Corpora/legal.txt.gz"], mask: .wholeWord, date: date)
-        #expect(url.lastPathComponent == "2026-11-18-1106-legal-whole-word")
+        #expect(url.lastPathComponent == "2026-11-18-110640-adapt-legal-whole-word")
         #expect(RunDirectory.defaultURL(corpus: ["data/*.txt"], mask: .span, date: date).lastPathComponent
-            == "2026-11-18-1106-data-span")
+            == "2026-11-18-110640-adapt-data-span")
     }
 
     @Test func metricsLogDropsLinesAfterTheResumedStep() throws {

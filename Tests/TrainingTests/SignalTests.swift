@@ -89,7 +89,7 @@ import Testing
         #expect(stderr.contains("resume with: mlm-adapt --resume"), "\(stderr)")
 
         let trainSteps = try MetricsLog.read(metrics).filter { $0["type"] as? String == "train" }.count
-        let checkpoint = try RunDirectory.resolveResume(output.path)
+        let checkpoint = try CheckpointReference.resolve(output.path).weights
         #expect(checkpoint.lastPathComponent == "step-\(trainSteps).safetensors.gz")
         let loaded = try LoadedCheckpoint.open(checkpoint)
         #expect(loaded.metadata.step == trainSteps)

@@ -1,4 +1,5 @@
 import Foundation
+@testable import Checkpoint
 @testable import Model
 @testable import Training
 
