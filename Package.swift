@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "OptimizationTests", dependencies: ["Model", "Optimization"]),
         .testTarget(
             name: "TrainingTests",
-            dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "Tokenizer", "Training"]),
+            dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "TensorKernels", "Tokenizer", "Training"]),
         .testTarget(
             name: "ClassificationTests",
             dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer"]),

@@ -15,6 +15,7 @@ struct MLMBench: ParsableCommand {
             MaskingStrategiesBenchmark.self,
             AllBenchmark.self,
             TrainStepBenchmark.self,
+            FineTuneBenchmark.self,
         ]
     )
 

@@ -16,6 +16,9 @@ struct TrainStepBenchmark: ParsableCommand {
             MFU = achieved GEMM FLOP/s ÷ the best sgemm FLOP/s measured at the same thread count.
             PyTorch runs twice: "torch hf" is BertForMaskedLM with labels (logits at every position, what
             transformers users run); "torch gathered" applies the MLM head at the masked rows only, as we do.
+            bf16 rows (where bf16 runs: avx512_bf16 or AMX and oneDNN) time our autocast path, with the weight
+            conversion of an optimizer step included, beside PyTorch under torch.autocast bf16; their MFU is
+            against the best oneDNN bf16 matmul measured at the same thread count.
             """)
 
     @Option(help: "Comma-separated thread counts.") var threads = "1,2"
@@ -29,6 +32,8 @@ struct TrainStepBenchmark: ParsableCommand {
     @Option(help: "Also run this many steps of the first model and print RSS at step 1 and at the end.")
     var rssSteps = 0
     @Flag(help: "Skip the PyTorch reference.") var noReference = false
+    @Option(help: "Comma-separated precisions of our rows: fp32, bf16 (bf16 only where it runs).")
+    var precisions = "fp32,bf16"
 
     struct Shape {
         let name: String, layers: Int, hidden: Int, heads: Int, intermediate: Int
@@ -55,45 +60,101 @@ struct TrainStepBenchmark: ParsableCommand {
         let hasTorch = !noReference && Self.torchAvailable()
         print("OpenBLAS kernel: \(OpenBLASRuntime.coreName); batch \(batch) × seq \(seq), \(masked) masked tokens")
         if !noReference && !hasTorch { print("PyTorch/transformers not importable: reference skipped") }
-        print("threads | model  | ms/step | tokens/s | GEMM GFLOP/step | GFLOP/s | sgemm peak | MFU   | torch hf tok/s | ratio  | torch gathered tok/s | ratio")
+        var rows: [ResolvedPrecision] = []
+        for name in precisions.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let precision = Precision(rawValue: name), precision != .auto else {
+                throw ValidationError("--precisions: '\(name)' is not fp32 or bf16")
+            }
+            do { rows.append(try Precision.resolve(requested: precision)) } catch { print("bf16 rows skipped: \(error)") }
+        }
+        print("threads | model  | prec | ms/step | tokens/s | GEMM GFLOP/step | GFLOP/s | peak   | MFU   | torch hf tok/s | ratio  | torch gathered tok/s | ratio")
         for threadCount in threadCounts {
             Parallel.workerCount = threadCount
             let peak = Self.measureGemmPeak(tokens: batch * seq, hidden: 384, intermediate: 1536, masked: masked)
             print("        sgemm GFLOP/s at \(threadCount) thread(s): " + peak.map { "\($0.0) \(String(format: "%.0f", $0.1))" }.joined(separator: ", "))
-            let best = peak.map(\.1).max() ?? 1
+            let bf16Peak = Self.measureOneDNNBF16Peak(tokens: batch * seq, hidden: 384, intermediate: 1536, masked: masked)
+            switch bf16Peak {
+            case .success(let peaks):
+                print("        oneDNN bf16 matmul GFLOP/s at \(threadCount) thread(s): "
+                    + peaks.map { "\($0.0) \(String(format: "%.0f", $0.1)) (\($0.2))" }.joined(separator: ", "))
+            case .failure(let error):
+                print("        oneDNN bf16 matmul peak: skipped: \(error)")
+            }
             for shape in chosen {
-                let seconds = try measureStep(shape, masked: masked, steps: steps, warmup: warmup, rssSteps: 0)
-                let flops = Self.gemmFlops(shape, batch: batch, seq: seq, masked: masked)
-                let achieved = flops / seconds / 1e9
-                let ours = Double(batch * seq) / seconds
-                var torchColumns: [String] = []
-                for head in ["hf", "gathered"] {
-                    if hasTorch, let torch = Self.torchTokensPerSecond(
-                        shape, head: head, threads: threadCount, batch: batch, seq: seq, maskFraction: maskFraction,
-                        steps: steps, warmup: warmup)
-                    {
-                        torchColumns += [String(format: "%.0f", torch), String(format: "%.2f×", ours / torch)]
-                    } else {
-                        torchColumns += ["-", "-"]
+                for precision in rows {
+                    let bf16 = precision.precision == .bf16
+                    // MFU of a bf16 row is against oneDNN's bf16 peak; without it (emulated bf16) there is none.
+                    let best = bf16 ? (try? bf16Peak.get())?.map(\.1).max() : peak.map(\.1).max()
+                    let seconds = try measureStep(
+                        shape, precision: precision, masked: masked, steps: steps, warmup: warmup, rssSteps: 0)
+                    let flops = Self.gemmFlops(shape, batch: batch, seq: seq, masked: masked)
+                    let achieved = flops / seconds / 1e9
+                    let ours = Double(batch * seq) / seconds
+                    var torchColumns: [String] = []
+                    for head in ["hf", "gathered"] {
+                        if hasTorch, let torch = Self.torchTokensPerSecond(
+                            shape, head: head, autocast: bf16, threads: threadCount, batch: batch, seq: seq,
+                            maskFraction: maskFraction, steps: steps, warmup: warmup)
+                        {
+                            torchColumns += [String(format: "%.0f", torch), String(format: "%.2f×", ours / torch)]
+                        } else {
+                            torchColumns += ["-", "-"]
+                        }
                     }
+                    print(String(
+                        format: "%7d | %-6@ | %@ | %7.1f | %8.0f | %15.1f | %7.1f | %6@ | %5@ | %14@ | %-6@ | %20@ | %@",
+                        threadCount, shape.name as NSString, precision.precision.rawValue as NSString, seconds * 1000, ours,
+                        flops / 1e9, achieved, (best.map { String(format: "%.1f", $0) } ?? "-") as NSString,
+                        (best.map { String(format: "%.1f%%", 100 * achieved / $0) } ?? "-") as NSString, torchColumns[0] as NSString,
+                        torchColumns[1] as NSString, torchColumns[2] as NSString, torchColumns[3] as NSString))
                 }
-                print(String(
-                    format: "%7d | %-6@ | %7.1f | %8.0f | %15.1f | %7.1f | %10.1f | %4.1f%% | %14@ | %-6@ | %20@ | %@",
-                    threadCount, shape.name as NSString, seconds * 1000, ours, flops / 1e9,
-                    achieved, best, 100 * achieved / best, torchColumns[0] as NSString, torchColumns[1] as NSString,
-                    torchColumns[2] as NSString, torchColumns[3] as NSString))
             }
         }
         if rssSteps > 0, let shape = chosen.first {
-            _ = try measureStep(shape, masked: masked, steps: rssSteps, warmup: 0, rssSteps: rssSteps)
+            for precision in rows {
+                print("RSS, \(precision.precision.rawValue):")
+                _ = try measureStep(shape, precision: precision, masked: masked, steps: rssSteps, warmup: 0, rssSteps: rssSteps)
+            }
         }
     }
 
+    /// oneDNN bf16 matmul GFLOP/s for the step's main shapes (best of 3), with oneDNN's kernel name.
+    static func measureOneDNNBF16Peak(tokens: Int, hidden: Int, intermediate: Int, masked: Int)
+        -> Result<[(String, Double, String)], OneDNNUnavailable>
+    {
+        if case .failure(let error) = OneDNNBF16Gemm.shared { return .failure(error) }
+        let shapes: [(String, Bool, Bool, Int, Int, Int)] = [
+            ("2048³", false, false, 2048, 2048, 2048),
+            ("FFN x·Wᵀ", false, true, tokens, intermediate, hidden),
+            ("FFN dW", true, false, intermediate, hidden, tokens),
+            ("vocab", false, true, masked, 30522, hidden),
+        ]
+        return Result {
+            try shapes.map { name, ta, tb, m, n, k in
+                let matmul = try OneDNNMatmul(
+                    inputs: .bf16, transposeA: ta, transposeB: tb, m: m, n: n, k: k, lda: ta ? m : k, ldb: tb ? k : n,
+                    ldc: n, accumulate: false)
+                let a = [UInt16](repeating: 0x3C23, count: m * k), b = [UInt16](repeating: 0x3CA3, count: k * n)
+                var c = [Float](repeating: 0, count: m * n)
+                var best = Double.infinity
+                for _ in 0..<3 {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = matmul.run(a: a, b: b, c: &c)
+                    best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                }
+                return (name, 2 * Double(m) * Double(n) * Double(k) / best / 1e9, matmul.implementation)
+            }
+        }.mapError { $0 as? OneDNNUnavailable ?? OneDNNUnavailable(description: "\($0)") }
+    }
+
     /// Median seconds per step (zero gradients, forward, backward).
-    func measureStep(_ shape: Shape, masked: Int, steps: Int, warmup: Int, rssSteps: Int) throws -> Double {
+    func measureStep(
+        _ shape: Shape, precision: ResolvedPrecision, masked: Int, steps: Int, warmup: Int, rssSteps: Int
+    ) throws -> Double {
         let layout = ParameterLayout(config: shape.config(), heads: .maskedLM)
         let model = BertModel(layout: layout)
         model.initializeWeights(seed: 1)
+        model.setPrecision(precision)
         let workspace = BertWorkspace(layout: layout, batchSize: batch, seqLength: seq, maxMaskedTokens: masked)
         var generator = SplitMix64(afterOneDrawFrom: 7)
         let tokens = batch * seq
@@ -115,6 +176,7 @@ struct TrainStepBenchmark: ParsableCommand {
                             for step in 0..<(warmup + steps) {
                                 let start = DispatchTime.now().uptimeNanoseconds
                                 model.zeroGradients()
+                                model.parametersDidChange()  // as after an optimizer step: bf16 converts the weights
                                 _ = try model.maskedLMForward(
                                     inputs, maskedPositions: p, labels: l, workspace: workspace, training: true,
                                     dropoutSeed: UInt64(step))
@@ -185,13 +247,14 @@ struct TrainStepBenchmark: ParsableCommand {
     }
 
     static func torchTokensPerSecond(
-        _ s: Shape, head: String, threads: Int, batch: Int, seq: Int, maskFraction: Double, steps: Int, warmup: Int
+        _ s: Shape, head: String, autocast: Bool, threads: Int, batch: Int, seq: Int, maskFraction: Double, steps: Int,
+        warmup: Int
     ) -> Double? {
         let arguments = [
             referenceScript.path, "--threads", "\(threads)", "--layers", "\(s.layers)", "--hidden", "\(s.hidden)",
             "--heads", "\(s.heads)", "--intermediate", "\(s.intermediate)", "--batch", "\(batch)", "--seq", "\(seq)",
             "--mask-fraction", "\(maskFraction)", "--steps", "\(steps)", "--warmup", "\(warmup)", "--head", head,
-        ]
+        ] + (autocast ? ["--autocast"] : [])
         guard let result = try? runPython(arguments), result.status == 0,
             let line = result.output.split(separator: "\n").last,
             let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],

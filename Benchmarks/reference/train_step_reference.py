@@ -3,7 +3,9 @@
 dropout on) on the same shapes, labels only at the masked positions. Prints one JSON line.
 
 --head hf        the transformers forward with labels: logits at every position (what users run)
---head gathered  the MLM head only at the masked rows, as mlm-adapt does (the same FLOPs as ours)"""
+--head gathered  the MLM head only at the masked rows, as mlm-adapt does (the same FLOPs as ours)
+--autocast       forward and loss under torch.autocast("cpu", dtype=torch.bfloat16)"""
+import contextlib
 import argparse
 import json
 import time
@@ -26,6 +28,7 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--head", choices=["hf", "gathered"], default="hf")
+    p.add_argument("--autocast", action="store_true")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -46,14 +49,17 @@ def main():
 
     flat_labels = labels.view(-1)
 
+    context = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.autocast else contextlib.nullcontext
+
     def step():
         model.zero_grad(set_to_none=False)
-        if a.head == "hf":
-            loss = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels).loss
-        else:
-            hidden = model.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
-            logits = model.cls(hidden.reshape(-1, a.hidden)[positions])
-            loss = torch.nn.functional.cross_entropy(logits, flat_labels[positions])
+        with context():
+            if a.head == "hf":
+                loss = model(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels).loss
+            else:
+                hidden = model.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+                logits = model.cls(hidden.reshape(-1, a.hidden)[positions])
+                loss = torch.nn.functional.cross_entropy(logits, flat_labels[positions])
         loss.backward()
 
     for _ in range(a.warmup):
@@ -63,7 +69,7 @@ def main():
         step()
     seconds = (time.perf_counter() - start) / a.steps
     print(json.dumps({"threads": a.threads, "seconds_per_step": seconds,
-                      "tokens_per_second": a.batch * a.seq / seconds, "head": a.head, "torch": torch.__version__,
+                      "tokens_per_second": a.batch * a.seq / seconds, "head": a.head, "autocast": a.autocast, "torch": torch.__version__,
                       "attention": model.config._attn_implementation}))
 
 

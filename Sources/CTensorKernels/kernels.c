@@ -261,3 +261,20 @@ CLONES void mlm_column_sums(const float *m, long rows, long n, float *sums, long
         for (long j = j0; j < j1; j++) sums[j] += row[j];
     }
 }
+
+CLONES void mlm_float_to_bf16(const float *restrict x, uint16_t *restrict y, long n) {
+    for (long i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], 4);
+        uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+        int is_nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
+        y[i] = (uint16_t)(is_nan ? ((bits >> 16) | 0x40u) : rounded);
+    }
+}
+
+CLONES void mlm_bf16_to_float(const uint16_t *restrict x, float *restrict y, long n) {
+    for (long i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)x[i] << 16;
+        memcpy(&y[i], &bits, 4);
+    }
+}

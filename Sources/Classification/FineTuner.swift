@@ -140,6 +140,7 @@ public final class FineTuner {
                 optimizer.update(
                     parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
                     learningRate: schedule.rate(atStep: optimizer.stepCount))
+                model.parametersDidChange()
                 epochProgress?.update(
                     step: step + 1, meanLoss: lossCount == 0 ? .nan : lossSum / Double(lossCount),
                     examples: min(batches.upperBound * batchSize, train.count))
@@ -171,6 +172,7 @@ public final class FineTuner {
         }
         if let best, best.epoch != records.count {
             _ = bestParameters.withUnsafeBufferPointer { model.parameters.update(fromContentsOf: $0) }
+            model.parametersDidChange()
             log("restored the weights of epoch \(best.epoch)")
         }
         return TrainingOutcome(

@@ -17,13 +17,13 @@ extension BertModel {
             CrossEntropy.backward(
                 logits: workspace.logitsStorage, labels: workspace.maskedLabels, logSumExp: workspace.logSumExp,
                 rows: m, classes: vocab, scale: 1 / Float(workspace.maskedCount), gradient: workspace.logitsStorage)
-            Linear.backward(
-                outputGradient: workspace.logitsStorage, input: workspace.transformOutput,
-                weight: parameter(offsets.wordEmbeddings), inputGradient: workspace.gradientTransform,
+            linearBackward(
+                workspace, outputGradient: workspace.logitsStorage, input: workspace.transformOutput,
+                weight: offsets.wordEmbeddings, inputGradient: workspace.gradientTransform,
                 accumulateInputGradient: false,
                 // The tied decoder weight is the word-embedding table: frozen with the embeddings.
-                weightGradient: frozenBottom.trainsEmbeddings ? gradientPointer(offsets.wordEmbeddings) : nil,
-                biasGradient: gradientPointer(decoderBias), rows: m, inFeatures: h, outFeatures: vocab)
+                weightGradient: frozenBottom.trainsEmbeddings ? offsets.wordEmbeddings : nil,
+                biasGradient: decoderBias, rows: m, inFeatures: h, outFeatures: vocab)
             LayerNorm.backward(
                 outputGradient: workspace.gradientTransform, input: workspace.transformActivated,
                 gamma: parameter(normWeight), mean: workspace.transformMean, rstd: workspace.transformRstd,
@@ -32,11 +32,11 @@ extension BertModel {
             GELU.backward(
                 outputGradient: workspace.gradientMasked, input: workspace.transformPre,
                 inputGradient: workspace.gradientMasked, count: m * h)
-            Linear.backward(
-                outputGradient: workspace.gradientMasked, input: workspace.maskedHidden,
-                weight: parameter(transformWeight), inputGradient: workspace.gradientTransform,
-                accumulateInputGradient: false, weightGradient: gradientPointer(transformWeight),
-                biasGradient: gradientPointer(transformBias), rows: m, inFeatures: h, outFeatures: h)
+            linearBackward(
+                workspace, outputGradient: workspace.gradientMasked, input: workspace.maskedHidden,
+                weight: transformWeight, inputGradient: workspace.gradientTransform,
+                accumulateInputGradient: false, weightGradient: transformWeight,
+                biasGradient: transformBias, rows: m, inFeatures: h, outFeatures: h)
             Embedding.scatterAdd(
                 gradient: workspace.gradientTransform, indices: workspace.maskedPositions, count: m, columns: h,
                 tableGradient: hiddenGradient)
@@ -63,10 +63,10 @@ extension BertModel {
             inputGradient: workspace.gradientPooled, count: b * h)
         let hiddenGradient = workspace.hiddenGradient.baseAddress!
         hiddenGradient.update(repeating: 0, count: b * s * h)
-        Linear.backward(
-            outputGradient: workspace.gradientPooled, input: workspace.poolerInput, weight: parameter(weight),
+        linearBackward(
+            workspace, outputGradient: workspace.gradientPooled, input: workspace.poolerInput, weight: weight,
             inputGradient: workspace.gradientPoolerInput,
-            accumulateInputGradient: false, weightGradient: gradientPointer(weight), biasGradient: gradientPointer(bias),
+            accumulateInputGradient: false, weightGradient: weight, biasGradient: bias,
             rows: b, inFeatures: h, outFeatures: h)
         for row in 0..<b {
             (hiddenGradient + row * s * h).update(from: workspace.gradientPoolerInput + row * h, count: h)
@@ -108,19 +108,19 @@ extension BertModel {
             rows: t, columns: h)
         hiddenDropout(workspace, site: DropoutSite.feedForwardOutput(layer: l))
             .apply(gradientSum, into: gradientBranch, count: t * h)
-        Linear.backward(
-            outputGradient: gradientBranch, input: a.activated, weight: parameter(p.output),
+        linearBackward(
+            workspace, outputGradient: gradientBranch, input: a.activated, weight: p.output,
             inputGradient: workspace.gradientIntermediate, accumulateInputGradient: false,
-            weightGradient: gradientPointer(p.output), biasGradient: gradientPointer(p.outputBias), rows: t,
+            weightGradient: p.output, biasGradient: p.outputBias, rows: t,
             inFeatures: inter, outFeatures: h)
         GELU.backward(
             outputGradient: workspace.gradientIntermediate, input: a.intermediate,
             inputGradient: workspace.gradientIntermediate, count: t * inter)
         // gradientSum (the residual path) += dI · Wᵢ, giving d(attention output).
-        Linear.backward(
-            outputGradient: workspace.gradientIntermediate, input: a.attentionOutput, weight: parameter(p.intermediate),
+        linearBackward(
+            workspace, outputGradient: workspace.gradientIntermediate, input: a.attentionOutput, weight: p.intermediate,
             inputGradient: gradientSum, accumulateInputGradient: true,
-            weightGradient: gradientPointer(p.intermediate), biasGradient: gradientPointer(p.intermediateBias),
+            weightGradient: p.intermediate, biasGradient: p.intermediateBias,
             rows: t, inFeatures: h, outFeatures: inter)
         LayerNorm.backward(
             outputGradient: gradientSum, input: a.attentionSum, gamma: parameter(p.attentionNormWeight),
@@ -129,17 +129,17 @@ extension BertModel {
             rows: t, columns: h)
         hiddenDropout(workspace, site: DropoutSite.attentionOutput(layer: l))
             .apply(gradientOut, into: gradientBranch, count: t * h)
-        Linear.backward(
-            outputGradient: gradientBranch, input: a.context, weight: parameter(p.attentionDense),
+        linearBackward(
+            workspace, outputGradient: gradientBranch, input: a.context, weight: p.attentionDense,
             inputGradient: workspace.gradientContext, accumulateInputGradient: false,
-            weightGradient: gradientPointer(p.attentionDense), biasGradient: gradientPointer(p.attentionDenseBias),
+            weightGradient: p.attentionDense, biasGradient: p.attentionDenseBias,
             rows: t, inFeatures: h, outFeatures: h)
         attentionBackward(l, workspace: workspace)
         // gradientOut holds the residual gradient into the layer input; add the fused Q/K/V path.
-        Linear.backward(
-            outputGradient: workspace.gradientQKV, input: input, weight: parameter(p.qkv),
+        linearBackward(
+            workspace, outputGradient: workspace.gradientQKV, input: input, weight: p.qkv,
             inputGradient: needsInputGradient ? gradientOut : nil, accumulateInputGradient: true,
-            weightGradient: gradientPointer(p.qkv), biasGradient: gradientPointer(p.qkvBias), rows: t, inFeatures: h,
+            weightGradient: p.qkv, biasGradient: p.qkvBias, rows: t, inFeatures: h,
             outFeatures: 3 * h)
     }
 

@@ -27,6 +27,7 @@ extension BertModel {
         _ inputs: EncoderInputs, workspace: BertWorkspace, training: Bool, dropoutSeed: UInt64
     ) throws -> UnsafeBufferPointer<Float> {
         try loadInputs(inputs, into: workspace)
+        refreshLowPrecisionWeights()
         workspace.training = training
         workspace.dropoutSeed = dropoutSeed
         workspace.currentMasked = 0
@@ -73,8 +74,8 @@ extension BertModel {
         Embedding.gather(
             table: hidden, indices: workspace.maskedPositions, count: m, columns: h, output: workspace.maskedHidden,
             accumulate: false)
-        Linear.forward(
-            input: workspace.maskedHidden, weight: parameter(transformWeight), bias: nil,
+        linearForward(
+            workspace, input: workspace.maskedHidden, weight: transformWeight, bias: nil,
             output: workspace.transformPre, rows: m, inFeatures: h, outFeatures: h)
         GELU.forwardAddingBias(
             parameter(transformBias), to: workspace.transformPre, into: workspace.transformActivated, rows: m, columns: h)
@@ -83,8 +84,8 @@ extension BertModel {
             output: workspace.transformOutput, mean: workspace.transformMean, rstd: workspace.transformRstd,
             rows: m, columns: h, eps: config.layerNormEps)
         // The decoder is tied to the word embeddings: logits = t · Eᵀ + b.
-        Linear.forward(
-            input: workspace.transformOutput, weight: parameter(offsets.wordEmbeddings), bias: parameter(decoderBias),
+        linearForward(
+            workspace, input: workspace.transformOutput, weight: offsets.wordEmbeddings, bias: decoderBias,
             output: workspace.logitsStorage, rows: m, inFeatures: h, outFeatures: vocab)
         guard m > 0 else { return MaskedLMResult(loss: 0, correct: 0, count: 0) }
         let (lossSum, correct, counted) = CrossEntropy.forward(
@@ -105,8 +106,8 @@ extension BertModel {
         for row in 0..<b {
             (workspace.poolerInput + row * h).update(from: hidden + row * s * h, count: h)
         }
-        Linear.forward(
-            input: workspace.poolerInput, weight: parameter(weight), bias: parameter(bias),
+        linearForward(
+            workspace, input: workspace.poolerInput, weight: weight, bias: bias,
             output: workspace.gradientPooled, rows: b, inFeatures: h, outFeatures: h)
         Tanh.forward(workspace.gradientPooled, into: workspace.pooled, count: b * h)
         return workspace.pooledOutput
@@ -167,13 +168,13 @@ extension BertModel {
         let b = workspace.currentBatch, s = workspace.currentSeq, t = b * s
         let h = config.hiddenSize, inter = config.intermediateSize
         // One GEMM for the query, key and value projections: their weights form one [3H, H] matrix.
-        Linear.forward(
-            input: input, weight: parameter(p.qkv), bias: parameter(p.qkvBias), output: a.qkv, rows: t,
+        linearForward(
+            workspace, input: input, weight: p.qkv, bias: p.qkvBias, output: a.qkv, rows: t,
             inFeatures: h, outFeatures: 3 * h)
         attentionForward(l, workspace: workspace)
         // Dense biases are added inside the next elementwise pass (LayerNorm, GELU), not in a pass of their own.
-        Linear.forward(
-            input: a.context, weight: parameter(p.attentionDense), bias: nil, output: workspace.dense, rows: t,
+        linearForward(
+            workspace, input: a.context, weight: p.attentionDense, bias: nil, output: workspace.dense, rows: t,
             inFeatures: h, outFeatures: h)
         LayerNorm.forward(
             input: workspace.dense, inputBias: parameter(p.attentionDenseBias), residual: input,
@@ -181,13 +182,13 @@ extension BertModel {
             sum: a.attentionSum, gamma: parameter(p.attentionNormWeight), beta: parameter(p.attentionNormBias),
             output: a.attentionOutput, mean: a.attentionMean, rstd: a.attentionRstd, rows: t, columns: h,
             eps: config.layerNormEps)
-        Linear.forward(
-            input: a.attentionOutput, weight: parameter(p.intermediate), bias: nil, output: a.intermediate, rows: t,
+        linearForward(
+            workspace, input: a.attentionOutput, weight: p.intermediate, bias: nil, output: a.intermediate, rows: t,
             inFeatures: h, outFeatures: inter)
         GELU.forwardAddingBias(
             parameter(p.intermediateBias), to: a.intermediate, into: a.activated, rows: t, columns: inter)
-        Linear.forward(
-            input: a.activated, weight: parameter(p.output), bias: nil, output: workspace.dense, rows: t,
+        linearForward(
+            workspace, input: a.activated, weight: p.output, bias: nil, output: workspace.dense, rows: t,
             inFeatures: inter, outFeatures: h)
         LayerNorm.forward(
             input: workspace.dense, inputBias: parameter(p.outputBias), residual: a.attentionOutput,

@@ -118,6 +118,31 @@ public final class BertModel {
     public let parameters: UnsafeMutableBufferPointer<Float>
     public let gradients: UnsafeMutableBufferPointer<Float>
     let offsets: ModelOffsets
+    /// The precision of the dense layers' GEMMs (`setPrecision`); fp32 by default.
+    public private(set) var precision = ResolvedPrecision.fp32
+    /// bf16 copies of the GEMM weights at the parameter arena's offsets (bf16 only), refreshed at the first
+    /// forward pass after `parametersDidChange()`.
+    var lowPrecisionWeights: UnsafeMutableBufferPointer<UInt16>?
+    var parameterVersion = 0, convertedVersion = -1
+
+    /// Runs the dense layers in `resolved` precision from the next forward pass on (fp32 master weights,
+    /// gradients and everything but the GEMM operands stay as they are).
+    public func setPrecision(_ resolved: ResolvedPrecision) {
+        precision = resolved
+        if resolved.bf16Gemm != nil, lowPrecisionWeights == nil {
+            lowPrecisionWeights = .allocate(capacity: max(1, layout.totalCount))
+            lowPrecisionWeights!.initialize(repeating: 0)
+        } else if resolved.bf16Gemm == nil, let copies = lowPrecisionWeights {
+            copies.deallocate()
+            lowPrecisionWeights = nil
+        }
+        convertedVersion = -1
+    }
+
+    /// Call after writing the parameters (an optimizer step, restoring or loading weights): in bf16 the
+    /// weight copies are then converted again, once, at the next forward pass.
+    public func parametersDidChange() { parameterVersion &+= 1 }
+
     /// Set by the training loop from its freezing options (`setFrozenBottom`); `.nothing` by default.
     public private(set) var frozenBottom = FrozenBottom.nothing
 
@@ -141,6 +166,7 @@ public final class BertModel {
     deinit {
         parameters.deallocate()
         gradients.deallocate()
+        lowPrecisionWeights?.deallocate()
     }
 
     private static func allocateArena(_ count: Int) -> UnsafeMutableBufferPointer<Float> {

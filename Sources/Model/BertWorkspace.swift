@@ -1,3 +1,5 @@
+import TensorKernels
+
 /// Hands out 64-byte-aligned slices of one allocation, sized in a first pass.
 struct ArenaPlan {
     private(set) var count = 0
@@ -80,6 +82,18 @@ public final class BertWorkspace {
     // Pooler.
     let poolerInput, pooled, gradientPooled, gradientPoolerInput: UnsafeMutablePointer<Float>  // [B, H]
 
+    /// bf16 copies of one GEMM's activations, made at the first bf16 forward pass (fp32 runs never need them).
+    private var lowPrecisionScratch: BF16Scratch?
+    /// The largest activation or output gradient a dense layer reads: `[T, max(3H, I)]`, `[M, V]`, `[B, H]`.
+    private let lowPrecisionScratchCapacity: Int
+
+    func bf16Scratch() -> BF16Scratch {
+        if let scratch = lowPrecisionScratch { return scratch }
+        let scratch = BF16Scratch(capacity: lowPrecisionScratchCapacity)
+        lowPrecisionScratch = scratch
+        return scratch
+    }
+
     public init(layout: ParameterLayout, batchSize: Int, seqLength: Int, maxMaskedTokens: Int) {
         let config = layout.config
         self.config = config
@@ -89,6 +103,7 @@ public final class BertWorkspace {
         let t = self.batchSize * self.seqLength, h = config.hiddenSize, i = config.intermediateSize
         let attention = self.batchSize * config.numAttentionHeads * self.seqLength * self.seqLength
         let m = self.maxMaskedTokens, v = config.vocabSize
+        lowPrecisionScratchCapacity = max(t * max(3 * h, i), m * max(v, h), self.batchSize * h)
 
         var plan = ArenaPlan()
         struct LayerPlan {
@@ -169,7 +184,9 @@ public final class BertWorkspace {
     }
 
     /// Bytes held by this workspace.
-    public var byteCount: Int { floats.count * 4 + integers.count * 4 + bytes.count }
+    public var byteCount: Int {
+        floats.count * 4 + integers.count * 4 + bytes.count + (lowPrecisionScratch.map { 2 * $0.capacity * 2 } ?? 0)
+    }
 
     /// Logits `[maskedCount, vocab]` at the masked positions from the last `maskedLMForward`
     /// (overwritten by their gradient in `maskedLMBackward`).

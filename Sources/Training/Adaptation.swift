@@ -12,7 +12,7 @@ public final class Adaptation {
     public let outputDirectory: URL
     let prepared: PreparedModel
     let resume: ResumePoint?
-    let precision: Precision
+    let precision: ResolvedPrecision
     let stop: StopSignal
     let log: (String) -> Void
     let progressIsTerminal: Bool
@@ -42,6 +42,7 @@ public final class Adaptation {
             prepared = try ModelLoading.prepare(source, lowercase: settings.lowercase, seed: settings.seed)
             self.resume = nil
         }
+        prepared.model.setPrecision(precision)
         let config = prepared.model.config
         if settings.maxSeqLength > config.maxPositionEmbeddings {
             throw TrainingError.invalidSetting(

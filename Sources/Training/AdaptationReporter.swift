@@ -56,7 +56,7 @@ final class AdaptationReporter {
 
     /// The lines that open a run: model, data, training plan, output folder.
     func describeStart(prepared: PreparedModel, trainable: Int, corpusFiles: Int, heldOutBatches: Int,
-                       warmupSteps: Int, precision: Precision, outputDirectory: URL) {
+                       warmupSteps: Int, precision: ResolvedPrecision, outputDirectory: URL) {
         let config = prepared.model.config
         log("model: \(prepared.checkpoint?.source ?? "scratch") — \(config.numHiddenLayers) layers, hidden "
             + "\(config.hiddenSize), \(trainable) trainable parameters\(settings.freezeEmbeddings ? " (embeddings frozen)" : ""), "
@@ -65,7 +65,8 @@ final class AdaptationReporter {
         log("corpus: \(corpusFiles) file(s); held out: \(heldOutBatches) batch(es) of \(settings.batchSize)×\(settings.maxSeqLength)")
         log("training: \(settings.mask.rawValue) masking p=\(settings.mlmProbability), steps \(summary.startStep)→\(summary.totalSteps), batch "
             + "\(settings.batchSize)×\(settings.gradAccum), lr \(settings.learningRate) \(settings.schedule.rawValue), warmup "
-            + "\(warmupSteps), \(settings.threads) thread(s), \(precision.rawValue)")
+            + "\(warmupSteps), \(settings.threads) thread(s), \(precision.precision.rawValue)")
+        log(precision.logLine)
         log("output: \(outputDirectory.path)")
     }
 

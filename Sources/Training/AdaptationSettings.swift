@@ -125,7 +125,7 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
         if saveEvery < 0 { try fail("--save-every \(saveEvery) must be 0 (end only) or positive") }
         if keepLast < 1 { try fail("--keep-last \(keepLast) must be at least 1") }
         if let problem = RuntimeDefaults.threadsProblem(threads) { try fail(problem) }
-        do { _ = try precision.resolved() } catch { try fail(error.description) }
+        do { _ = try precision.resolved() } catch { try fail("\(error)") }
     }
 
     public func jsonString() throws -> String {

@@ -137,6 +137,7 @@ public final class MaskedLMOptimizer {
         let rate = schedule.rate(atStep: optimizer.stepCount)
         // A step without masked tokens (all gradients zero) still updates, as torch would.
         optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients), learningRate: rate)
+        model.parametersDidChange()
         return StepResult(
             loss: total > 0 ? lossSum / Double(total) : .nan, correct: correct, maskedTokens: total,
             tokens: tokens, gradNorm: norm, learningRate: rate)

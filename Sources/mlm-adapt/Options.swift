@@ -28,14 +28,14 @@ struct RuntimeOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, let problem = RuntimeDefaults.threadsProblem(threads) { throw ValidationError(problem) }
-        do { _ = try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError(error.description) }
+        do { _ = try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError("\(error)") }
     }
 
     /// Sets the worker threads (BLAS and TensorKernels) and returns the precision to run in.
     @discardableResult
-    func apply() throws -> Precision {
+    func apply() throws -> ResolvedPrecision {
         OpenBLASRuntime.setThreads(resolvedThreads)
-        do { return try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError(error.description) }
+        do { return try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError("\(error)") }
     }
 }
 

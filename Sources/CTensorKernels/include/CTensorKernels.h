@@ -50,4 +50,25 @@ void mlm_layer_norm_parameter_gradients(const float *dy, const float *x, const f
 /// sums[j] += Σ_r m[r·n + j] for columns [j0, j1).
 void mlm_column_sums(const float *m, long rows, long n, float *sums, long j0, long j1);
 
+/// bf16 with round-to-nearest-even (NaN stays NaN) and its exact widening back to float.
+void mlm_float_to_bf16(const float *x, uint16_t *y, long n);
+void mlm_bf16_to_float(const uint16_t *x, float *y, long n);
+
+/// oneDNN 2.x (`libdnnl.so.2`), loaded at run time: 1 on success, else 0 with the reason in `error`.
+int mlm_dnnl_load(const char *library, char *error, long error_length);
+void mlm_dnnl_version(int *major, int *minor, int *patch);
+/// oneDNN's (OpenMP) thread count for the calls that follow from this thread.
+void mlm_dnnl_set_threads(int threads);
+/// A matmul primitive for one shape: C[m,n] (+)= op(A)[m,k] · op(B)[k,n], row-major with leading
+/// dimensions, A and B bf16 (`bf16_inputs`) or f32, C f32; `accumulate` adds into C. NULL with the
+/// oneDNN status on failure (3 = unimplemented: no kernel for this CPU).
+struct mlm_dnnl_matmul;
+struct mlm_dnnl_matmul *mlm_dnnl_matmul_create(int bf16_inputs, int transpose_a, int transpose_b, long m, long n,
+                                               long k, long lda, long ldb, long ldc, int accumulate, int *status);
+void mlm_dnnl_matmul_destroy(struct mlm_dnnl_matmul *matmul);
+/// oneDNN's name for the kernel it picked, e.g. "brg:avx512_core_bf16".
+const char *mlm_dnnl_matmul_implementation(const struct mlm_dnnl_matmul *matmul);
+/// Runs the primitive on these operands; returns the oneDNN status (0 = success).
+int mlm_dnnl_matmul_run(struct mlm_dnnl_matmul *matmul, const void *a, const void *b, float *c);
+
 #endif

@@ -1,0 +1,65 @@
+/// bf16 copies of the activations one mixed-precision GEMM reads, allocated once for the largest operand.
+public final class BF16Scratch {
+    public let capacity: Int
+    let first, second: UnsafeMutablePointer<UInt16>
+
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        first = .allocate(capacity: self.capacity)
+        second = .allocate(capacity: self.capacity)
+    }
+
+    deinit {
+        first.deallocate()
+        second.deallocate()
+    }
+}
+
+/// `Linear` as PyTorch's CPU autocast runs it: GEMM operands in bf16 (weights converted by the caller
+/// once per optimizer step, activations and output gradients here, per GEMM, into `scratch`), float
+/// accumulation and float outputs; bias and bias gradient in float.
+public enum MixedLinear {
+    public static func forward(
+        input: UnsafePointer<Float>, weight: UnsafePointer<UInt16>, bias: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, rows: Int, inFeatures: Int, outFeatures: Int,
+        scratch: BF16Scratch, gemm: any BF16Gemm
+    ) {
+        precondition(rows * inFeatures <= scratch.capacity, "BF16Scratch holds \(scratch.capacity), need \(rows * inFeatures)")
+        if let bias { Bias.broadcastRows(bias, into: output, rows: rows, columns: outFeatures) }
+        BFloat16.convert(input, into: scratch.first, count: rows * inFeatures)
+        gemm.multiply(
+            transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: scratch.first,
+            lda: inFeatures, b: weight, ldb: inFeatures, accumulate: bias != nil, c: output, ldc: outFeatures)
+    }
+
+    /// As `Linear.backward`: `dW += dyᵀ·x` when `weightGradient` is given, `db += Σ dy`, and `dx = dy·W`
+    /// (or `+=`) when `inputGradient` is given.
+    public static func backward(
+        outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<UInt16>,
+        inputGradient: UnsafeMutablePointer<Float>?, accumulateInputGradient: Bool,
+        weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?,
+        rows: Int, inFeatures: Int, outFeatures: Int, scratch: BF16Scratch, gemm: any BF16Gemm
+    ) {
+        precondition(
+            rows * max(inFeatures, outFeatures) <= scratch.capacity,
+            "BF16Scratch holds \(scratch.capacity), need \(rows * max(inFeatures, outFeatures))")
+        if let biasGradient {
+            Bias.accumulateColumnSums(outputGradient, rows: rows, columns: outFeatures, into: biasGradient)
+        }
+        guard weightGradient != nil || inputGradient != nil else { return }
+        BFloat16.convert(outputGradient, into: scratch.first, count: rows * outFeatures)
+        if let weightGradient {
+            BFloat16.convert(input, into: scratch.second, count: rows * inFeatures)
+            gemm.multiply(
+                transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows, a: scratch.first,
+                lda: outFeatures, b: scratch.second, ldb: inFeatures, accumulate: true, c: weightGradient,
+                ldc: inFeatures)
+        }
+        if let inputGradient {
+            gemm.multiply(
+                transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures, a: scratch.first,
+                lda: outFeatures, b: weight, ldb: inFeatures, accumulate: accumulateInputGradient, c: inputGradient,
+                ldc: inFeatures)
+        }
+    }
+}
