@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 
 // Hand-written SVG charts (no dependencies): line charts of mean ± std curves and grouped bar
 // charts with ± std whiskers, laid out side by side in one file.
@@ -66,7 +67,7 @@ struct LineChart: SVGPanel {
             for point in valid {
                 let (x, y) = (frame.x(point.x), frame.y(point.mean))
                 out += "<circle cx=\"\(svgNumber(x))\" cy=\"\(svgNumber(y))\" r=\"2.5\" fill=\"\(curve.color)\">"
-                    + "<title>\(xmlEscaped(curve.name)) step \(svgNumber(point.x)): \(String(format: "%.4f", point.mean)) ± \(String(format: "%.4f", point.std))</title></circle>\n"
+                    + "<title>\(escape(curve.name)) step \(svgNumber(point.x)): \(String(format: "%.4f", point.mean)) ± \(String(format: "%.4f", point.std))</title></circle>\n"
             }
         }
         out += legend(series.map { ($0.name, $0.color, $0.dashed) }, width: width, height: height)
@@ -91,13 +92,13 @@ struct BarChart: SVGPanel {
         let barWidth = groupWidth * 0.8 / Double(max(series.count, 1))
         for (groupIndex, group) in groups.enumerated() {
             let groupLeft = marginLeft + Double(groupIndex) * groupWidth
-            out += "<text x=\"\(svgNumber(groupLeft + groupWidth / 2))\" y=\"\(svgNumber(frame.plotBottom + 16))\" text-anchor=\"middle\" font-size=\"11\">\(xmlEscaped(group))</text>\n"
+            out += "<text x=\"\(svgNumber(groupLeft + groupWidth / 2))\" y=\"\(svgNumber(frame.plotBottom + 16))\" text-anchor=\"middle\" font-size=\"11\">\(escape(group))</text>\n"
             for (seriesIndex, bars) in series.enumerated() {
                 guard groupIndex < bars.values.count, let value = bars.values[groupIndex] else { continue }
                 let left = groupLeft + groupWidth * 0.1 + Double(seriesIndex) * barWidth
                 let top = frame.y(value.mean)
                 out += "<rect x=\"\(svgNumber(left))\" y=\"\(svgNumber(top))\" width=\"\(svgNumber(barWidth * 0.9))\" height=\"\(svgNumber(max(0, frame.plotBottom - top)))\" fill=\"\(bars.color)\">"
-                    + "<title>\(xmlEscaped(bars.name)), \(xmlEscaped(group)): \(String(format: "%.4f", value.mean)) ± \(String(format: "%.4f", value.std)) (n=\(value.count))</title></rect>\n"
+                    + "<title>\(escape(bars.name)), \(escape(group)): \(String(format: "%.4f", value.mean)) ± \(String(format: "%.4f", value.std)) (n=\(value.count))</title></rect>\n"
                 if value.std > 0 {
                     let center = left + barWidth * 0.45
                     let (y1, y2) = (frame.y(value.mean - value.std), frame.y(value.mean + value.std))
@@ -130,7 +131,7 @@ struct SVGDocument {
             out += "</g>\n"
         }
         if let caption {
-            out += "<text x=\"8\" y=\"\(svgNumber(panelHeight + 15))\" font-size=\"11\" fill=\"#444\">\(xmlEscaped(caption))</text>\n"
+            out += "<text x=\"8\" y=\"\(svgNumber(panelHeight + 15))\" font-size=\"11\" fill=\"#444\">\(escape(caption))</text>\n"
         }
         return out + "</svg>\n"
     }
@@ -182,7 +183,7 @@ private struct PlotFrame {
     func point(_ px: Double, _ py: Double) -> String { svgNumber(x(px)) + "," + svgNumber(y(py)) }
 
     func axes(title: String, xLabel: String?, yLabel: String, xTicks: Ticks?, yTicks: Ticks) -> String {
-        var out = "<text x=\"\(svgNumber(width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(xmlEscaped(title))</text>\n"
+        var out = "<text x=\"\(svgNumber(width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>\n"
         for tick in yTicks.values {
             let py = svgNumber(y(tick))
             out += "<line x1=\"\(svgNumber(marginLeft))\" y1=\"\(py)\" x2=\"\(svgNumber(marginLeft + plotWidth))\" y2=\"\(py)\" stroke=\"#e4e4e4\"/>\n"
@@ -197,10 +198,10 @@ private struct PlotFrame {
         }
         out += "<rect x=\"\(svgNumber(marginLeft))\" y=\"\(svgNumber(marginTop))\" width=\"\(svgNumber(plotWidth))\" height=\"\(svgNumber(plotHeight))\" fill=\"none\" stroke=\"#444\"/>\n"
         if let xLabel {
-            out += "<text x=\"\(svgNumber(marginLeft + plotWidth / 2))\" y=\"\(svgNumber(plotBottom + 30))\" text-anchor=\"middle\" font-size=\"11\">\(xmlEscaped(xLabel))</text>\n"
+            out += "<text x=\"\(svgNumber(marginLeft + plotWidth / 2))\" y=\"\(svgNumber(plotBottom + 30))\" text-anchor=\"middle\" font-size=\"11\">\(escape(xLabel))</text>\n"
         }
         let yCenter = svgNumber(marginTop + plotHeight / 2)
-        out += "<text x=\"14\" y=\"\(yCenter)\" text-anchor=\"middle\" font-size=\"11\" transform=\"rotate(-90 14 \(yCenter))\">\(xmlEscaped(yLabel))</text>\n"
+        out += "<text x=\"14\" y=\"\(yCenter)\" text-anchor=\"middle\" font-size=\"11\" transform=\"rotate(-90 14 \(yCenter))\">\(escape(yLabel))</text>\n"
         return out
     }
 }
@@ -222,14 +223,14 @@ private func legend(_ entries: [(name: String, color: String, dashed: Bool)], wi
         } else {
             out += "<rect x=\"\(svgNumber(x))\" y=\"\(svgNumber(y - 9))\" width=\"12\" height=\"10\" fill=\"\(entry.color)\"/>\n"
         }
-        out += "<text x=\"\(svgNumber(x + 16))\" y=\"\(svgNumber(y))\" font-size=\"11\">\(xmlEscaped(entry.name))</text>\n"
+        out += "<text x=\"\(svgNumber(x + 16))\" y=\"\(svgNumber(y))\" font-size=\"11\">\(escape(entry.name))</text>\n"
         x += entryWidth
     }
     return out
 }
 
 private func emptyPanel(title: String, width: Double, height: Double) -> String {
-    "<text x=\"\(svgNumber(width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(xmlEscaped(title))</text>\n"
+    "<text x=\"\(svgNumber(width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>\n"
         + "<text x=\"\(svgNumber(width / 2))\" y=\"\(svgNumber(height / 2))\" text-anchor=\"middle\" font-size=\"12\" fill=\"#888\">no data</text>\n"
 }
 
@@ -247,18 +248,4 @@ func svgNumber(_ value: Double) -> String {
     while text.hasSuffix("0") { text.removeLast() }
     if text.hasSuffix(".") { text.removeLast() }
     return text == "-0" ? "0" : text
-}
-
-func xmlEscaped(_ text: String) -> String {
-    var out = ""
-    for character in text {
-        switch character {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        default: out.append(character)
-        }
-    }
-    return out
 }

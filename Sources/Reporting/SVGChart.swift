@@ -119,7 +119,7 @@ struct SVGChart {
 }
 
 /// Text for HTML and SVG: `& < > "` escaped.
-func escape(_ text: String) -> String {
+public func escape(_ text: String) -> String {
     var out = ""
     for character in text {
         switch character {
