@@ -16,7 +16,7 @@ final class AdaptationData {
          resumeFrom cursor: CorpusCursor?) throws {
         self.settings = settings
         stream = try CorpusStreamer(options: settings.trainCorpusOptions(), tokenizer: tokenizer, resumeFrom: cursor)
-        masking = try makeMaskingStrategy(settings.maskingOptions, vocabulary: try vocabulary.masking())
+        masking = try makeMaskingStrategy(settings.maskingOptions, vocabulary: try MaskingVocabulary(vocabulary))
         let padId = vocabulary.padId
         microBatches = (0..<settings.gradAccum).map { _ in
             MicroBatch(
@@ -52,13 +52,6 @@ final class AdaptationData {
     }
 }
 
-extension Vocabulary {
-    /// What masking needs of the vocabulary: its size, `[MASK]` and the ids never selected or drawn.
-    func masking() throws -> MaskingVocabulary {
-        try MaskingVocabulary(size: count, maskId: maskId, specialIds: specialIds)
-    }
-}
-
 extension AdaptationSettings {
     func trainCorpusOptions() -> CorpusOptions {
         CorpusOptions(
@@ -70,7 +63,7 @@ extension AdaptationSettings {
     func heldOutEvaluation(tokenizer: WordPieceTokenizer, vocabulary: Vocabulary) throws -> HeldOutEvaluation {
         let evaluation = try HeldOutEvaluation(
             tokenBatches: try heldOutBatches(tokenizer: tokenizer, padId: vocabulary.padId),
-            vocabulary: try vocabulary.masking())
+            vocabulary: try MaskingVocabulary(vocabulary))
         guard evaluation.batchCount > 0 else {
             throw TrainingError.data(validationCorpus.isEmpty
                 ? "the held-out split (--validation-split \(validationSplit)) of \(corpus.joined(separator: ", ")) is empty; raise it or pass --validation-corpus"

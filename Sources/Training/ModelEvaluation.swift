@@ -52,7 +52,7 @@ public enum ModelEvaluation {
         let tokenBatches = try settings.heldOutBatches(tokenizer: prepared.tokenizer, padId: vocabulary.padId)
         let evaluation = try HeldOutEvaluation(
             tokenBatches: tokenBatches,
-            vocabulary: try vocabulary.masking(),
+            vocabulary: try MaskingVocabulary(vocabulary),
             probability: settings.mlmProbability, schemes: schemes)
         guard evaluation.batchCount > 0 else {
             throw TrainingError.data(settings.validationCorpus.isEmpty
