@@ -63,6 +63,7 @@ public final class Adaptation {
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         let folderLock = try RunFolderLock(directory: outputDirectory)
         defer { withExtendedLifetime(folderLock) {} }
+        if resume == nil { try AdaptationCheckpoints.claimFolder(outputDirectory, overwrite: settings.overwrite, log: log) }
 
         // Data: the training stream and the fixed held-out batches.
         let tokenizer = prepared.tokenizer

@@ -90,6 +90,28 @@ struct AdaptationCheckpoints {
         }
     }
 
+    /// A new run's folder must not hold another run: its metrics would be overwritten and `--keep-last`,
+    /// counting the old run's higher steps, would delete the new run's checkpoints. With `overwrite` the
+    /// old run's files are removed first.
+    static func claimFolder(_ directory: URL, overwrite: Bool, log: (String) -> Void) throws {
+        let store = CheckpointStore(directory: directory)
+        let runFiles = [CheckpointStore.latestPointerName, RunDirectory.metricsFileName, RunDirectory.settingsFileName]
+            .map { directory.appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0.path) }
+        let checkpoints = store.checkpoints().map(\.url)
+        guard !(runFiles.isEmpty && checkpoints.isEmpty) else { return }
+        guard overwrite else {
+            throw TrainingError.invalidSetting(
+                "--output-dir \(directory.path) already holds a run (\(checkpoints.count) checkpoint(s), "
+                    + "\(runFiles.map(\.lastPathComponent).joined(separator: ", "))); continue it with --resume \(directory.path), "
+                    + "choose another --output-dir, or pass --overwrite to replace it")
+        }
+        for url in runFiles + checkpoints + checkpoints.map(CheckpointStore.optimizerURL(for:))
+        where FileManager.default.fileExists(atPath: url.path) {
+            try FileManager.default.removeItem(at: url)
+        }
+        log("--overwrite: removed the previous run in \(directory.path)")
+    }
+
     /// Loads the AdamW moments saved beside the resumed checkpoint.
     func restoreMoments(into optimizer: AdamW, from resume: ResumePoint) throws {
         let step = resume.state.step

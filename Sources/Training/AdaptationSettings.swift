@@ -52,6 +52,8 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
     /// 0 saves only at the end.
     public var saveEvery = 500
     public var keepLast = 3
+    /// A new run may replace the run already in its output folder (off: it is refused, so nothing is lost).
+    public var overwrite = false
     // Runtime
     public var seed = RuntimeDefaults.seed
     public var threads = RuntimeDefaults.threads

@@ -102,6 +102,10 @@ struct AdaptationOverrides: ParsableArguments {
     @Option(help: "Checkpoints to keep (default: \(d.keepLast)).")
     var keepLast: Int?
 
+    @Flag(inversion: .prefixedNo,
+          help: "Replace a run already in --output-dir (default: \(d.overwrite ? "on" : "off"): refused; continue it with --resume).")
+    var overwrite: Bool?
+
     // Model and runtime
     @Flag(help: "Casing (default: the model's tokenizer setting).")
     var casing: Casing?
@@ -143,6 +147,7 @@ struct AdaptationOverrides: ParsableArguments {
         .bookkeeping("--eval-batches", \.evalBatches, \.evalBatches),
         .bookkeeping("--save-every", \.saveEvery, \.saveEvery),
         .bookkeeping("--keep-last", \.keepLast, \.keepLast),
+        .bookkeeping("--[no-]overwrite", \.overwrite, \.overwrite),
         .bookkeeping("--threads", \.runtime.threads, \.threads),
         .bookkeeping("--precision", \.runtime.precision, \.precision),
     ]

@@ -158,4 +158,28 @@ func comparableMetrics(_ url: URL) throws -> [String] {
         #expect(moments.entries.allSatisfy { !$0.name.contains("bert.embeddings.") })
         #expect(moments.entries.count == 2 * changed)
     }
+
+    /// A new run into a folder that holds a run is refused (its metrics would be lost and `--keep-last` would
+    /// prune the new run's checkpoints against the old run's higher steps); `--overwrite` replaces it.
+    @Test func aFolderHoldingARunIsNotReusedSilently() throws {
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        let output = tiny.directory.appendingPathComponent("taken")
+        func adapt(steps: Int, overwrite: Bool) throws {
+            var settings = tiny.settings(steps: steps)
+            settings.overwrite = overwrite
+            _ = try Adaptation(settings: settings, source: tiny.source, resume: nil, outputDirectory: output,
+                               progressIsTerminal: false, log: { _ in }).run()
+        }
+        try adapt(steps: 4, overwrite: false)
+        let error = try #require(throws: TrainingError.self) { try adapt(steps: 2, overwrite: false) }
+        #expect("\(error)".contains("already holds a run") && "\(error)".contains("--resume") && "\(error)".contains("--overwrite"),
+                "\(error)")
+        #expect(CheckpointStore(directory: output).checkpoints().map(\.step) == [4], "the first run is untouched")
+        try adapt(steps: 2, overwrite: true)
+        #expect(CheckpointStore(directory: output).checkpoints().map(\.step) == [2])
+        let trainLines = try MetricsLog.read(output.appendingPathComponent(RunDirectory.metricsFileName))
+            .filter { $0["type"] as? String == "train" }
+        #expect(trainLines.count == 2)
+    }
 }
