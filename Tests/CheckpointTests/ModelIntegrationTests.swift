@@ -73,3 +73,22 @@ import Tokenizer
         }
     }
 }
+
+// Conveniences only these tests use.
+extension LoadedCheckpoint {
+    /// A new model with this checkpoint's config and the given heads, weights loaded.
+    func makeModel(heads: ModelHeads, options: LoadOptions = LoadOptions()) throws -> (BertModel, LoadReport) {
+        guard let config else {
+            throw CheckpointError.configMismatch(file: source, reason: "no config in the metadata and no config.json beside it")
+        }
+        let model = BertModel(layout: ParameterLayout(config: config, heads: heads))
+        let report = try loadWeights(into: model, options: options)
+        return (model, report)
+    }
+}
+
+/// Loads any supported checkpoint (`.safetensors.gz`, `.safetensors`, HF folder) into `model`.
+@discardableResult
+func loadModelWeights(from url: URL, into model: BertModel, options: LoadOptions = LoadOptions()) throws -> LoadReport {
+    try LoadedCheckpoint.open(url).loadWeights(into: model, options: options)
+}
