@@ -168,11 +168,7 @@ struct FineTuneBenchmark: ParsableCommand {
             "--max-length", "\(maxSeqLength)", "--threads", "\(threads)",
         ]
         if autocast { arguments.append("--autocast") }
-        guard let result = try? TrainStepBenchmark.runPython(arguments), result.status == 0,
-            let line = result.output.split(separator: "\n").last,
-            let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-            let seconds = json["seconds"] as? Double
-        else {
+        guard let seconds = TrainStepBenchmark.referenceFigure(arguments, key: "seconds") else {
             print("PyTorch reference (\(task), autocast \(autocast)) failed")
             return nil
         }

@@ -255,15 +255,20 @@ struct TrainStepBenchmark: ParsableCommand {
             "--heads", "\(s.heads)", "--intermediate", "\(s.intermediate)", "--batch", "\(batch)", "--seq", "\(seq)",
             "--mask-fraction", "\(maskFraction)", "--steps", "\(steps)", "--warmup", "\(warmup)", "--head", head,
         ] + (autocast ? ["--autocast"] : [])
-        guard let result = try? runPython(arguments), result.status == 0,
-            let line = result.output.split(separator: "\n").last,
-            let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-            let value = json["tokens_per_second"] as? Double
-        else {
+        guard let value = referenceFigure(arguments, key: "tokens_per_second") else {
             print("PyTorch reference (\(head)) failed for \(s.name)")
             return nil
         }
         return value
+    }
+
+    /// Runs a reference script and reads `key` from the JSON object on its last output line; nil when it fails.
+    static func referenceFigure(_ arguments: [String], key: String) -> Double? {
+        guard let result = try? runPython(arguments), result.status == 0,
+            let line = result.output.split(separator: "\n").last,
+            let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else { return nil }
+        return json[key] as? Double
     }
 
     static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {

@@ -116,12 +116,8 @@ func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
     }
 
     func miniLMLastHiddenStatesWithin2PercentOfFloat32(backend: String) throws {
-        let folder = try #require(MiniLM.folder)
-        let checkpoint = try LoadedCheckpoint.open(folder)
-        let config = try #require(checkpoint.config)
-        let layout = ParameterLayout(config: config, heads: ModelHeads(maskedLM: false, pooler: false))
-        let model = BertModel(layout: layout)
-        _ = try checkpoint.loadWeights(into: model.parameters, layout: layout, options: LoadOptions(createMissingHeads: false))
+        let model = try MiniLM.encoder()
+        let layout = model.layout
         let reference = try SafeTensorsFixture(Fixtures.root.appendingPathComponent("minilm/case.safetensors"))
         let shape = try reference.shape("input_ids")
         let ids = try reference.ints("input_ids")

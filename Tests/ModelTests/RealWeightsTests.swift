@@ -20,6 +20,15 @@ enum MiniLM {
             FileManager.default.fileExists(atPath: $0.appendingPathComponent("model.safetensors").path)
         }
     }
+
+    /// The encoder alone (no pooler, no MLM head), with the real weights.
+    static func encoder() throws -> BertModel {
+        let checkpoint = try LoadedCheckpoint.open(try #require(folder))
+        let layout = ParameterLayout(config: try #require(checkpoint.config), heads: ModelHeads(maskedLM: false, pooler: false))
+        let model = BertModel(layout: layout)
+        _ = try checkpoint.loadWeights(into: model.parameters, layout: layout, options: LoadOptions(createMissingHeads: false))
+        return model
+    }
 }
 
 @Suite struct RealWeightsTests {
@@ -28,12 +37,8 @@ enum MiniLM {
             if: MiniLM.folder != nil,
             "skipped: cache/models/all-MiniLM-L6-v2 is absent (run Corpora/fetch.sh, or set MLM_ADAPT_CACHE or MLM_ADAPT_MINILM_DIR)"))
     func miniLMLastHiddenStatesMatchTransformers() throws {
-        let folder = try #require(MiniLM.folder)
-        let checkpoint = try LoadedCheckpoint.open(folder)
-        let config = try #require(checkpoint.config)
-        let layout = ParameterLayout(config: config, heads: ModelHeads(maskedLM: false, pooler: false))
-        let model = BertModel(layout: layout)
-        _ = try checkpoint.loadWeights(into: model.parameters, layout: layout, options: LoadOptions(createMissingHeads: false))
+        let model = try MiniLM.encoder()
+        let layout = model.layout
 
         let reference = try SafeTensorsFixture(Fixtures.root.appendingPathComponent("minilm/case.safetensors"))
         let shape = try reference.shape("input_ids")

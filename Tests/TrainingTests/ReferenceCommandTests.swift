@@ -72,13 +72,7 @@ import Testing
     }
 
     static func mlmAdapt(_ arguments: [String]) throws -> Output {
-        let executable = try #require(SignalTests.executable, "build the mlm-adapt executable first (swift build)")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["MLM_ADAPT_NO_BLAS_REEXEC"] = "1"
-        process.environment = environment
+        let process = try SignalTests.command(arguments)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

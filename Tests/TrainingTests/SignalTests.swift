@@ -28,9 +28,9 @@ import Testing
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
-    /// Starts the built `mlm-adapt` with `arguments`, stderr captured, stdout discarded. The test bundle's
-    /// environment may already pin OpenBLAS, so the child skips its kernel re-exec.
-    static func launch(_ arguments: [String]) throws -> (process: Process, errors: Pipe) {
+    /// The built `mlm-adapt` with `arguments`, not yet started. The test bundle's environment may already pin
+    /// OpenBLAS, so the child skips its kernel re-exec.
+    static func command(_ arguments: [String]) throws -> Process {
         let executable = try #require(Self.executable, "build the mlm-adapt executable first (swift build)")
         let process = Process()
         process.executableURL = executable
@@ -38,6 +38,12 @@ import Testing
         var environment = ProcessInfo.processInfo.environment
         environment["MLM_ADAPT_NO_BLAS_REEXEC"] = "1"
         process.environment = environment
+        return process
+    }
+
+    /// Starts the built `mlm-adapt` with `arguments`, stderr captured, stdout discarded.
+    static func launch(_ arguments: [String]) throws -> (process: Process, errors: Pipe) {
+        let process = try Self.command(arguments)
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
