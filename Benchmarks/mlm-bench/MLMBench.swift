@@ -13,6 +13,7 @@ struct MLMBench: ParsableCommand {
             MaskingBenchmark.self,
             CorpusStreamBenchmark.self,
             MaskingStrategiesBenchmark.self,
+            AdaptationStudyBenchmark.self,
             AllBenchmark.self,
             TrainStepBenchmark.self,
             FineTuneBenchmark.self,

@@ -51,3 +51,23 @@ func pairedDifferences(_ a: [Int: Double], _ b: [Int: Double]) -> [Double] {
         return y - x
     }
 }
+
+/// Paired differences summarised: mean ± std over the shared seeds and how many of them are positive.
+struct PairedSummary: Equatable, Sendable {
+    let differences: MeanStd
+    let positive: Int
+
+    /// nil when the two share no seed with finite values.
+    init?(_ a: [Int: Double], _ b: [Int: Double]) {
+        let values = pairedDifferences(a, b)
+        guard let summary = MeanStd(values) else { return nil }
+        differences = summary
+        positive = values.filter { $0 > 0 }.count
+    }
+
+    /// "+1.23 ± 0.45 (2/3 > 0)" after multiplying by `scale`.
+    func formatted(digits: Int, scale: Double = 1) -> String {
+        let sign = differences.mean * scale >= 0 ? "+" : ""
+        return sign + differences.formatted(digits: digits, scale: scale) + " (\(positive)/\(differences.count) > 0)"
+    }
+}

@@ -25,15 +25,11 @@ struct ReportTable: Sendable {
     let rows: [ReportRow]
 
     func markdown() -> String {
-        var lines = ["| " + ([rowTitle] + columns.map(\.title)).map(escapeMarkdownCell).joined(separator: " | ") + " |"]
-        lines.append("|" + ([":---"] + columns.map { _ in "---:" }).joined(separator: "|") + "|")
-        for row in rows {
-            let cells = columns.map { column in
+        markdownTable(header: [rowTitle] + columns.map(\.title), rows: rows.map { row in
+            [row.label] + columns.map { column in
                 row.values[column.key].map { $0.formatted(digits: column.digits, scale: column.scale) } ?? "–"
             }
-            lines.append("| " + ([escapeMarkdownCell(row.label)] + cells).joined(separator: " | ") + " |")
-        }
-        return lines.joined(separator: "\n") + "\n"
+        })
     }
 
     /// Header `label,seeds,<key>_mean,<key>_std,…`; empty cells where a figure is missing.
@@ -55,6 +51,14 @@ struct ReportTable: Sendable {
         }
         return lines.joined(separator: "\n") + "\n"
     }
+}
+
+/// A Markdown table of ready-made cells: the first column left-aligned (labels), the others right-aligned.
+func markdownTable(header: [String], rows: [[String]]) -> String {
+    var lines = ["| " + header.map(escapeMarkdownCell).joined(separator: " | ") + " |"]
+    lines.append("|" + ([":---"] + header.dropFirst().map { _ in "---:" }).joined(separator: "|") + "|")
+    for row in rows { lines.append("| " + row.map(escapeMarkdownCell).joined(separator: " | ") + " |") }
+    return lines.joined(separator: "\n") + "\n"
 }
 
 func escapeMarkdownCell(_ text: String) -> String {

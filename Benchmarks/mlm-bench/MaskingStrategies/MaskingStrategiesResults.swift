@@ -44,17 +44,13 @@ struct MaskingStrategiesResults {
         var ner: [String: [UInt64: FineTuneScores]] = [:]
         var seconds: [String: Double] = [:]
         let fm = FileManager.default
-        func wall(_ folder: URL) -> Double? {
-            (try? String(contentsOf: folder.appendingPathComponent("wall-seconds.txt"), encoding: .utf8))
-                .flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        }
         for seed in plan.seeds {
             for strategy in plan.strategies {
                 let folder = plan.adaptFolder(work, seed, strategy)
                 let metrics = folder.appendingPathComponent("metrics.jsonl")
                 if fm.fileExists(atPath: metrics.path) {
                     adaptation[strategy, default: [:]][seed] = try AdaptationMetrics.read(metrics)
-                    seconds["adapt", default: 0] += wall(folder) ?? 0
+                    seconds["adapt", default: 0] += MLMAdaptRuns.wallSeconds(folder) ?? 0
                 }
             }
             for variant in plan.variants {
@@ -65,7 +61,7 @@ struct MaskingStrategiesResults {
                     guard fm.fileExists(atPath: report.path) else { continue }
                     let scores = try FineTuneScores.read(report)
                     if isNER { ner[variant, default: [:]][seed] = scores } else { classification[variant, default: [:]][seed] = scores }
-                    seconds[kind, default: 0] += wall(folder) ?? 0
+                    seconds[kind, default: 0] += MLMAdaptRuns.wallSeconds(folder) ?? 0
                 }
             }
         }

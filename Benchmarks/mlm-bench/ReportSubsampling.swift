@@ -37,3 +37,30 @@ func subsampleCoNLL(_ text: String, count: Int, seed: UInt64) -> String {
     let chosen = Array(sentences.indices).shuffled(using: &generator).prefix(count).sorted()
     return chosen.map { sentences[$0] }.joined(separator: "\n\n") + "\n"
 }
+
+/// Writes `files` of the task folder `source` into `folder`, each cut to a seeded subsample where its
+/// limit is set: stratified for `.tsv` (`subsampleTSV`), whole sentences for `.conll`, else copied.
+func writeSubsampledTask(from source: URL, to folder: URL, files: [(name: String, limit: Int?)], seed: UInt64) throws {
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    for (name, limit) in files {
+        let url = source.appendingPathComponent(name)
+        let text = try readTaskText(url)
+        var sampled = text
+        if let limit {
+            if name.hasSuffix(".tsv") {
+                sampled = try subsampleTSV(text, count: limit, seed: seed, source: url.path)
+            } else if name.hasSuffix(".conll") {
+                sampled = subsampleCoNLL(text, count: limit, seed: seed)
+            } else {
+                throw ReportInputError(description: "\(url.path): only .tsv and .conll files can be subsampled")
+            }
+        }
+        try sampled.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+}
+
+func readTaskText(_ url: URL) throws -> String {
+    do { return try String(contentsOf: url, encoding: .utf8) } catch {
+        throw ReportInputError(description: "\(url.path): cannot read: \(error.localizedDescription)")
+    }
+}
