@@ -58,8 +58,7 @@ import Testing
         init() throws {
             root = try temporaryFolder()
             cli = root.appendingPathComponent("mlm-adapt")
-            try MaskingStrategiesHarnessTests.fakeCLI.write(to: cli, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: cli.path)
+            try installScript(MaskingStrategiesHarnessTests.fakeCLI, at: cli)
             let fm = FileManager.default
             for folder in ["task", "ner", "base"] {
                 try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)

@@ -247,3 +247,12 @@ func temporaryFolder() throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// Makes `text` an executable script at `url`. A child process copies it into place: a file this
+/// (multi-threaded) test process had open for writing could leak into a concurrently spawned child and
+/// make exec fail with "text file busy".
+func installScript(_ text: String, at url: URL) throws {
+    let source = url.appendingPathExtension("source")
+    try text.write(to: source, atomically: true, encoding: .utf8)
+    try Subprocess.run("/usr/bin/install", ["-m", "755", source.path, url.path])
+}

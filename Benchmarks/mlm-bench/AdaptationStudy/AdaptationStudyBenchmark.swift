@@ -48,18 +48,18 @@ struct AdaptationStudyBenchmark: ParsableCommand {
     @Option(help: "legal-category task folder (train/dev/test.tsv).") var legalTask = "Corpora/tasks/legal-category"
     @Option(help: "BBC task folder (train/dev/test.tsv).") var bbcTask = "Corpora/tasks/bbc"
     @Option(help: "WNUT-16 task folder (train/dev/test.conll).") var nerTask = "Corpora/tasks/wnut16"
-    @Option(help: "Train examples of legal-500 (default: 500; --quick: 300).") var legal500TrainExamples: Int?
+    @Option(name: .customLong("legal-500-train-examples"), help: "Train examples of legal-500 (default: 500; --quick: 300).") var legal500TrainExamples: Int?
     @Option(help: "Train examples of bbc, stratified subsample (default: all; --quick: 300).") var bbcTrainExamples: Int?
     @Option(help: "Train sentences of wnut16 (default: all).") var nerTrainExamples: Int?
-    @Option(help: "legal-500 epochs (default: 4; --quick: 2).") var legal500Epochs: Int?
+    @Option(name: .customLong("legal-500-epochs"), help: "legal-500 epochs (default: 4; --quick: 2).") var legal500Epochs: Int?
     @Option(help: "legal-full epochs.") var legalFullEpochs = 2
     @Option(help: "bbc epochs.") var bbcEpochs = 2
     @Option(help: "wnut16 epochs.") var nerEpochs = 3
-    @Option(help: "legal-500 peak learning rate.") var legal500Lr = 1e-4
+    @Option(name: .customLong("legal-500-lr"), help: "legal-500 peak learning rate.") var legal500Lr = 1e-4
     @Option(help: "legal-full peak learning rate.") var legalFullLr = 1e-4
     @Option(help: "bbc peak learning rate.") var bbcLr = 1e-4
     @Option(help: "wnut16 peak learning rate.") var nerLr = 2e-4
-    @Option(help: "legal-500 tokens per example (default: 128; --quick: 64).") var legal500MaxSeqLength: Int?
+    @Option(name: .customLong("legal-500-max-seq-length"), help: "legal-500 tokens per example (default: 128; --quick: 64).") var legal500MaxSeqLength: Int?
     @Option(help: "legal-full tokens per example (default: 128; --quick: 64).") var legalFullMaxSeqLength: Int?
     @Option(help: "bbc tokens per example (default: 128; --quick: 64).") var bbcMaxSeqLength: Int?
     @Option(help: "wnut16 tokens per sentence (default: 128; --quick: 64).") var nerMaxSeqLength: Int?
