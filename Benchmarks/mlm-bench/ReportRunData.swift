@@ -13,6 +13,41 @@ struct EvalPoint: Equatable, Sendable {
     let accuracy: [String: Double]
 }
 
+extension EvalPoint {
+    /// The `<scheme>_loss` and `<scheme>_acc` fields of a metrics eval line or an `evaluate --json`
+    /// object; nil when there is no loss.
+    init?(fields object: [String: Any], step: Int) {
+        var loss: [String: Double] = [:], accuracy: [String: Double] = [:]
+        for scheme in AdaptationMetrics.evalSchemes {
+            // JSON null (a non-finite value) reads as NSNull and is left out.
+            if let value = object["\(scheme)_loss"] as? NSNumber { loss[scheme] = value.doubleValue }
+            if let value = object["\(scheme)_acc"] as? NSNumber { accuracy[scheme] = value.doubleValue }
+        }
+        if loss.isEmpty { return nil }
+        self.init(step: step, loss: loss, accuracy: accuracy)
+    }
+
+    /// The object `mlm-adapt evaluate --json` printed, saved in `url` (step: the checkpoint's, else 0).
+    static func readEvaluation(_ url: URL) throws -> EvalPoint {
+        let object = try readJSONObject(url)
+        guard let point = EvalPoint(fields: object, step: (object["step"] as? NSNumber)?.intValue ?? 0) else {
+            throw ReportInputError(description: "\(url.path): no token_loss or whole_word_loss")
+        }
+        return point
+    }
+}
+
+func readJSONObject(_ url: URL) throws -> [String: Any] {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+        throw ReportInputError(description: "\(url.path): cannot read: \(error.localizedDescription)")
+    }
+    guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        throw ReportInputError(description: "\(url.path): not a JSON object")
+    }
+    return object
+}
+
 /// What the benchmark needs from an adaptation run's `metrics.jsonl`.
 struct AdaptationMetrics: Equatable, Sendable {
     let evals: [EvalPoint]
@@ -51,16 +86,10 @@ struct AdaptationMetrics: Equatable, Sendable {
             }
             switch type {
             case "eval":
-                var loss: [String: Double] = [:], accuracy: [String: Double] = [:]
-                for scheme in evalSchemes {
-                    // JSON null (a non-finite value) reads as NSNull and is left out.
-                    if let value = object["\(scheme)_loss"] as? NSNumber { loss[scheme] = value.doubleValue }
-                    if let value = object["\(scheme)_acc"] as? NSNumber { accuracy[scheme] = value.doubleValue }
-                }
-                if loss.isEmpty {
+                guard let point = EvalPoint(fields: object, step: step) else {
                     throw ReportInputError(description: "\(source):\(index + 1): eval line without token_loss or whole_word_loss")
                 }
-                evals.append(EvalPoint(step: step, loss: loss, accuracy: accuracy))
+                evals.append(point)
             case "train":
                 trainSteps = max(trainSteps, step)
                 trainTokens += (object["tokens"] as? NSNumber)?.intValue ?? 0
@@ -86,13 +115,7 @@ struct FineTuneScores: Equatable, Sendable {
     var seconds: Double?
 
     static func read(_ url: URL) throws -> FineTuneScores {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ReportInputError(description: "\(url.path): cannot read: \(error.localizedDescription)")
-        }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ReportInputError(description: "\(url.path): not a JSON object")
-        }
+        let object = try readJSONObject(url)
         func split(_ name: String) -> (accuracy: Double?, macroF1: Double?, entityF1: Double?) {
             guard let metrics = object[name] as? [String: Any] else { return (nil, nil, nil) }
             let classification = metrics["classification"] as? [String: Any]

@@ -9,22 +9,8 @@ import Testing
     /// The variant a path belongs to, as a code: base 0, control 1, tapt 2, dapt 3, dapt+tapt 4.
     /// Test macro-F1 = 0.5 + seed/1000 + a variant offset (tapt: −0.01 on seed 2, else +0.02), accuracy
     /// 0.1 above it; held-out loss 5 − code/10 on legal and 4 + code/10 on general text.
-    static let fakeCLI = """
-        #!/bin/bash
-        here=$(dirname "$0")
-        if [ "$1" = "--help" ]; then echo "SUBCOMMANDS: adapt (default), classify, ner, evaluate"; exit 0; fi
-        if [ "$1" = "help" ]; then echo "--head-warmup-steps <n> --text-column <c>"; exit 0; fi
-        echo "$*" >> "$here/calls.txt"
-        sub=adapt
-        case "$1" in classify|ner|evaluate) sub=$1; shift;; esac
-        while [ $# -gt 0 ]; do
-          case "$1" in
-            --output-dir) out=$2; shift;; --seed) seed=$2; shift;; --init) init=$2; shift;; --checkpoint) init=$2; shift;;
-            --max-steps) steps=$2; shift;; --batch-size) batch=$2; shift;; --max-seq-length) length=$2; shift;;
-            --corpus) corpus=$2; shift;; --train) train=$2; shift;; --test) test=$2; shift;;
-          esac
-          shift
-        done
+    static let fakeCLI = fakeMLMAdapt("""
+        out=$output_dir; init=${init:-$checkpoint}; steps=$max_steps; batch=$batch_size; length=$max_seq_length
         code() { case "$1" in */dapt+tapt/*) echo 4;; */dapt/*) echo 3;; */tapt/*) echo 2;; */control/*) echo 1;; *) echo 0;; esac; }
         case $sub in
         adapt)
@@ -53,7 +39,7 @@ import Testing
           mkdir -p "$out"
           echo "{\\"test\\":{\\"entities\\":{\\"f1\\":0.$(code "$init")}}}" > "$out/report.json" ;;
         esac
-        """
+        """)
 
     struct Fixture {
         let root: URL
@@ -221,7 +207,7 @@ import Testing
         #expect(results.adaptation[.base]?.trainTokens == 3 * 32)
         #expect(results.tokensBeyondBase(.base) == 0 && results.tokensBeyondBase(.tapt) == 4 * 32)
         #expect(results.tokensBeyondBase(.daptTapt) == (2 + 4) * 32)
-        #expect(results.mlm[.dapt]?["legal"] == MLMScores(loss: ["token": 4.7, "whole_word": 5.7], accuracy: ["token": 0.3, "whole_word": 0.2]))
+        #expect(results.mlm[.dapt]?["legal"] == EvalPoint(step: 0, loss: ["token": 4.7, "whole_word": 5.7], accuracy: ["token": 0.3, "whole_word": 0.2]))
         #expect(results.mlm[.control]?["general"]?.loss["token"] == 4.1)
 
         let markdown = results.markdown(context: Self.context(fixture), svgName: "s.svg")

@@ -7,21 +7,8 @@ import Testing
 @Suite struct MaskingStrategiesHarnessTests {
     /// Writes metrics.jsonl/latest/checkpoint for adapt, report.json for classify and ner, with
     /// figures that depend on the strategy and seed in a known way; logs every call.
-    static let fakeCLI = """
-        #!/bin/bash
-        here=$(dirname "$0")
-        if [ "$1" = "--help" ]; then echo "SUBCOMMANDS: adapt (default), classify, ner"; exit 0; fi
-        echo "$*" >> "$here/calls.txt"
-        sub=adapt
-        if [ "$1" = classify ] || [ "$1" = ner ]; then sub=$1; shift; fi
-        while [ $# -gt 0 ]; do
-          case "$1" in
-            --output-dir) out=$2; shift;; --seed) seed=$2; shift;; --mask) mask=$2; shift;;
-            --max-steps) steps=$2; shift;; --init) init=$2; shift;; --train) train=$2; shift;;
-            --test) test=$2; shift;;
-          esac
-          shift
-        done
+    static let fakeCLI = fakeMLMAdapt("""
+        out=$output_dir; steps=$max_steps
         mkdir -p "$out"
         code() { case "$1" in *token*) echo 1;; *whole-word*) echo 2;; *span*) echo 3;; *) echo 0;; esac; }
         case $sub in
@@ -45,7 +32,7 @@ import Testing
           if [ "$seed" = 99 ]; then echo "boom" >&2; exit 7; fi
           echo "{\\"test\\":{\\"loss\\":1,\\"entities\\":{\\"f1\\":0.2}},\\"seconds\\":1}" > "$out/report.json" ;;
         esac
-        """
+        """)
 
     struct Fixture {
         let root: URL

@@ -256,3 +256,25 @@ func installScript(_ text: String, at url: URL) throws {
     try text.write(to: source, atomically: true, encoding: .utf8)
     try Subprocess.run("/usr/bin/install", ["-m", "755", source.path, url.path])
 }
+
+/// A fake `mlm-adapt` for the harness tests: a bash script that answers `--help` and `help adapt` as a
+/// current build does, logs every other call to calls.txt beside itself, sets `$sub` (adapt, classify,
+/// ner or evaluate) and turns every `--name value` into `$name` (dashes as underscores), then runs `body`.
+func fakeMLMAdapt(_ body: String) -> String {
+    #"""
+    #!/bin/bash
+    here=$(dirname "$0")
+    if [ "$1" = "--help" ]; then echo "SUBCOMMANDS: adapt (default), classify, ner, evaluate"; exit 0; fi
+    if [ "$1" = "help" ]; then echo "--head-warmup-steps <n> --text-column <c>"; exit 0; fi
+    echo "$*" >> "$here/calls.txt"
+    sub=adapt
+    case "$1" in classify|ner|evaluate) sub=$1; shift;; esac
+    while [ $# -gt 0 ]; do
+      if [ "${1#--}" != "$1" ] && [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then
+        declare "$(echo "${1#--}" | tr - _)=$2"; shift
+      fi
+      shift
+    done
+
+    """# + body + "\n"
+}

@@ -192,12 +192,8 @@ struct AdaptationStudyBenchmark: ParsableCommand {
     /// Rewrites <out>/<name>.md, .csv and .svg from the runs in `work`; `final` also prints the table.
     func writeReport(plan: AdaptationStudyPlan, work: URL, context: ReportContext, final: Bool) throws {
         let results = try AdaptationStudyResults.load(plan: plan, work: work)
-        let outURL = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
-        try results.markdown(context: context, svgName: "\(resultName).svg")
-            .write(to: outURL.appendingPathComponent("\(resultName).md"), atomically: true, encoding: .utf8)
-        try results.csv().write(to: outURL.appendingPathComponent("\(resultName).csv"), atomically: true, encoding: .utf8)
-        try results.svg().write(to: outURL.appendingPathComponent("\(resultName).svg"), atomically: true, encoding: .utf8)
+        try writeReportFiles(out: out, name: resultName, markdown: results.markdown(context: context, svgName: "\(resultName).svg"),
+                             csv: results.csv(), svg: results.svg())
         guard final else { return }
         print(results.scoreTable().markdown())
         print(results.pairedMarkdown())

@@ -5,8 +5,8 @@ struct AdaptationStudyResults {
     let plan: AdaptationStudyPlan
     /// Each variant's own adaptation run (the base's only when step 0 made it).
     let adaptation: [StudyVariant: AdaptationMetrics]
-    /// [variant: [corpus name: scores]]
-    let mlm: [StudyVariant: [String: MLMScores]]
+    /// `evaluate` of each variant: [variant: [corpus name: scores]]
+    let mlm: [StudyVariant: [String: EvalPoint]]
     /// [task: [variant: [seed: scores]]]
     let scores: [StudyTask.ID: [StudyVariant: [UInt64: FineTuneScores]]]
     /// Wall seconds per run, keyed like `scores`, and per variant for the adaptation and MLM runs.
@@ -19,7 +19,7 @@ struct AdaptationStudyResults {
     static func load(plan: AdaptationStudyPlan, work: URL) throws -> AdaptationStudyResults {
         let fm = FileManager.default
         var adaptation: [StudyVariant: AdaptationMetrics] = [:]
-        var mlm: [StudyVariant: [String: MLMScores]] = [:]
+        var mlm: [StudyVariant: [String: EvalPoint]] = [:]
         var scores: [StudyTask.ID: [StudyVariant: [UInt64: FineTuneScores]]] = [:]
         var fineTuneSeconds: [StudyTask.ID: [StudyVariant: [UInt64: Double]]] = [:]
         var adaptSeconds: [StudyVariant: Double] = [:]
@@ -41,7 +41,7 @@ struct AdaptationStudyResults {
                 let folder = plan.mlmFolder(work, variant, corpus: corpus.name)
                 let file = folder.appendingPathComponent(AdaptationStudyRunner.evalFile)
                 guard fm.fileExists(atPath: file.path) else { continue }
-                mlm[variant, default: [:]][corpus.name] = try MLMScores.read(file)
+                mlm[variant, default: [:]][corpus.name] = try EvalPoint.readEvaluation(file)
                 mlmSeconds[variant, default: [:]][corpus.name] = MLMAdaptRuns.wallSeconds(folder)
                 recordCommand(folder)
             }

@@ -80,7 +80,7 @@ struct AdaptationStudyRunner {
                 guard let line = result.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else { return }
                 try Data(line.utf8).write(to: output)
             },
-            finished: { (try? MLMScores.read(output)) != nil })
+            finished: { (try? EvalPoint.readEvaluation(output)) != nil })
         if ran { try afterRun() }
     }
 
@@ -96,31 +96,5 @@ struct AdaptationStudyRunner {
             files.train = folder.appendingPathComponent(name)
         }
         return files
-    }
-}
-
-/// Held-out MLM loss and accuracy per eval scheme, from `evaluate --json`.
-struct MLMScores: Equatable, Sendable {
-    /// Keyed by eval scheme ("token", "whole_word").
-    var loss: [String: Double]
-    var accuracy: [String: Double]
-
-    static func read(_ url: URL) throws -> MLMScores {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ReportInputError(description: "\(url.path): cannot read: \(error.localizedDescription)")
-        }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ReportInputError(description: "\(url.path): not a JSON object")
-        }
-        var scores = MLMScores(loss: [:], accuracy: [:])
-        for scheme in AdaptationMetrics.evalSchemes {
-            if let value = object["\(scheme)_loss"] as? NSNumber { scores.loss[scheme] = value.doubleValue }
-            if let value = object["\(scheme)_acc"] as? NSNumber { scores.accuracy[scheme] = value.doubleValue }
-        }
-        if scores.loss.isEmpty {
-            throw ReportInputError(description: "\(url.path): no token_loss or whole_word_loss")
-        }
-        return scores
     }
 }

@@ -112,12 +112,8 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
         }
         context.notes = note
         let results = try MaskingStrategiesResults.load(plan: plan, work: work, maskingThroughput: masking)
-        let outURL = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
-        try results.markdown(context: context, svgName: "\(name).svg")
-            .write(to: outURL.appendingPathComponent("\(name).md"), atomically: true, encoding: .utf8)
-        try results.csv().write(to: outURL.appendingPathComponent("\(name).csv"), atomically: true, encoding: .utf8)
-        try results.svg().write(to: outURL.appendingPathComponent("\(name).svg"), atomically: true, encoding: .utf8)
+        try writeReportFiles(out: out, name: name, markdown: results.markdown(context: context, svgName: "\(name).svg"),
+                             csv: results.csv(), svg: results.svg())
         print(results.mainTable().markdown())
         print("wrote \(out)/\(name).md, .csv, .svg" + (context.wallSeconds.map { String(format: " (%.0f s in all)", $0) } ?? ""))
     }

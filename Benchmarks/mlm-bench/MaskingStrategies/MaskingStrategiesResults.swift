@@ -1,28 +1,5 @@
 import Foundation
 
-/// How and where the report was made; saved beside the runs so `--report-only` keeps it.
-struct ReportContext: Codable {
-    var command: String
-    var machine: MachineFacts
-    var loadAtEnd: String?
-    var wallSeconds: Double?
-    var mlmAdapt: String?
-    /// Given on the command line of the report being written, not saved.
-    var notes: [String] = []
-
-    enum CodingKeys: String, CodingKey { case command, machine, loadAtEnd, wallSeconds, mlmAdapt }
-
-    static func load(_ url: URL) throws -> ReportContext {
-        try JSONDecoder().decode(ReportContext.self, from: Data(contentsOf: url))
-    }
-
-    func save(_ url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: url, options: .atomic)
-    }
-}
-
 /// The runs of a work folder, read back and summarised over seeds.
 struct MaskingStrategiesResults {
     let plan: MaskingStrategiesPlan
