@@ -70,6 +70,23 @@ final class AdaptationReporter {
         log("output: \(outputDirectory.path)")
     }
 
+    /// The line that opens a phase: what trains, at which rates, until which step.
+    func describePhase(_ phase: AdaptationPhase, headWarmupSteps: Int, totalSteps: Int, trainable: Int, automatic: Bool) {
+        switch phase {
+        case .headWarmup:
+            let why = automatic ? " (automatic: the starting model has no trained MLM head; --head-warmup-steps 0 turns it off)" : ""
+            log("phase head-warmup: steps 0→\(headWarmupSteps) train only the MLM head (\(trainable) parameters), "
+                + "encoder frozen, lr \(settings.headWarmupLearningRate)\(why)")
+        case .full:
+            guard headWarmupSteps < totalSteps else { return }
+            let groups = [("head", settings.headLearningRate), ("encoder", settings.encoderLearningRate)]
+                .compactMap { name, rate in rate.map { "\(name) lr \($0)" } }
+                + (settings.layerLearningRateDecay < 1 ? ["layer decay \(settings.layerLearningRateDecay)"] : [])
+            log("phase full: steps \(headWarmupSteps)→\(totalSteps) train \(trainable) parameters, lr \(settings.learningRate)"
+                + (groups.isEmpty ? "" : " (" + groups.joined(separator: ", ") + ")"))
+        }
+    }
+
     /// Starts the clock of the train lines' `elapsed`.
     func startTraining() { runStart = DispatchTime.now() }
 
