@@ -55,6 +55,10 @@ public final class AdamW {
         self.stepCount = max(0, stepCount)
     }
 
+    /// Counts an update that was not applied (a step whose loss or gradient was not finite): the schedule
+    /// moves on, the weights and moments stay as they were.
+    public func skipUpdate() { stepCount += 1 }
+
     /// Applies one AdamW update to the trainable tensors of `parameters` using `gradients`
     /// (both full arenas laid out as `spans` expects). Each tensor steps at `learningRate` times its
     /// `spans.rateScales` factor.

@@ -138,8 +138,15 @@ public final class Adaptation {
             let step = state.step, runSeed = settings.seed
             let result = try trainer.step(batches) { micro in dropoutSeed(runSeed: runSeed, step: step, micro: micro) }
             state.step += 1
+            state.consecutiveBadSteps = result.skipped ? (state.consecutiveBadSteps ?? 0) + 1 : nil
             report.trained(result, state: state, seconds: seconds(since: stepStart),
                            nextRate: trainer.schedule.rate(atStep: trainer.completedSteps))
+            if let bad = state.consecutiveBadSteps, bad >= settings.maxBadSteps {
+                throw TrainingError.diverged(
+                    "\(bad) steps in a row (to step \(state.step)) had a non-finite loss or gradient norm and were skipped "
+                        + "(--max-bad-steps \(settings.maxBadSteps)); nothing was saved past step \(lastSavedStep). "
+                        + "Lower --lr, or resume from an earlier checkpoint.")
+            }
             if settings.evalEvery > 0 && state.step % settings.evalEvery == 0 {
                 try evaluate(evaluation, trainer, report, &state)
                 lastEvalStep = state.step

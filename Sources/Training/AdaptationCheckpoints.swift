@@ -14,6 +14,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var seed: UInt64
     public var bestEvalLoss: Double?
     public var bestEvalStep: Int?
+    /// Steps skipped in a row so far for a non-finite loss or gradient (nil in older checkpoints: none).
+    public var consecutiveBadSteps: Int?
 
     /// Keeps the best (lowest finite) held-out loss of the primary scheme.
     mutating func record(evalLoss loss: Double) {

@@ -13,6 +13,8 @@ public struct AdaptationSummary {
     public var trainingSeconds: Double
     public var wallSeconds: Double
     public var tokens: Int
+    /// Steps whose update was skipped for a non-finite loss or gradient norm.
+    public var skippedSteps = 0
     public var tokensPerSecond: Double { trainingSeconds > 0 ? Double(tokens) / trainingSeconds : 0 }
     public var firstEval: [SchemeMetrics]
     public var lastEval: [SchemeMetrics]
@@ -94,7 +96,20 @@ final class AdaptationReporter {
     func trained(_ result: StepResult, state: TrainerState, seconds stepSeconds: Double, nextRate: Double) {
         summary.trainingSeconds += stepSeconds
         summary.tokens += result.tokens
-        progress.record(loss: result.loss)
+        if result.skipped {
+            summary.skippedSteps += 1
+            warn("warning: step \(state.step) skipped: loss \(spelled(result.loss)), gradient norm "
+                + "\(spelled(result.gradNorm)) "
+                + "(\(state.consecutiveBadSteps ?? 1) in a row, --max-bad-steps \(settings.maxBadSteps))")
+        } else {
+            let smoothed = progress.smoothedLoss
+            if smoothed.isFinite, state.step - summary.startStep > 20,
+               result.loss > AdaptationSettings.lossSpikeFactor * smoothed {
+                warn("warning: loss spike at step \(state.step): \(format(result.loss, digits: 4)) is "
+                    + "\(format(result.loss / smoothed, digits: 1))× the smoothed loss \(format(smoothed, digits: 4))")
+            }
+            progress.record(loss: result.loss)
+        }
         let throughput = summary.tokensPerSecond
         metrics.append(MetricRecord([
             ("type", .string("train")), ("step", .int(state.step)), ("epoch", .int(state.epoch)),
@@ -102,10 +117,21 @@ final class AdaptationReporter {
             ("masked", .int(result.maskedTokens)), ("lr", .double(result.learningRate)),
             ("grad_norm", .double(result.gradNorm)), ("tokens", .int(result.tokens)),
             ("tokens_per_s", .double(throughput.rounded())), ("elapsed", .double(seconds(since: runStart))),
-        ]))
+        ] + (result.skipped ? [("skipped", .bool(true))] : [])))
         let secondsPerStep = summary.trainingSeconds / Double(state.step - summary.startStep)
         progress.show(step: state.step, learningRate: nextRate, tokensPerSecond: throughput,
                       secondsPerStep: secondsPerStep, now: seconds(since: runStart))
+    }
+
+    /// A number as a person reads it, NaN and infinities included.
+    private func spelled(_ value: Double) -> String {
+        value.isNaN ? "NaN" : value.isInfinite ? (value > 0 ? "Inf" : "-Inf") : format(value, digits: 4)
+    }
+
+    /// A warning goes to the run's log (which the caller may capture), not only to the terminal.
+    private func warn(_ text: String) {
+        progress.clearLine()
+        log(text)
     }
 
     /// One evaluation: a metrics.jsonl eval line (fields `<scheme key>_loss`, `_ppl`, `_acc`, `_masked`) and a message.

@@ -64,6 +64,10 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
     /// 0 evaluates only at the start and the end.
     public var evalEvery = 200
     public var evalBatches = 20
+    /// A run stops with an error after this many steps in a row with a non-finite loss or gradient norm.
+    public var maxBadSteps = 10
+    /// A step loss this many times the smoothed loss is reported as a spike.
+    public static let lossSpikeFactor = 4.0
     /// 0 saves only at the end.
     public var saveEvery = 500
     public var keepLast = 3
@@ -143,6 +147,7 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
         if case .steps(let s) = warmup, s < 0 { try fail("--warmup \(s) steps must not be negative") }
         if evalEvery < 0 { try fail("--eval-every \(evalEvery) must be 0 (start and end only) or positive") }
         if evalBatches < 1 { try fail("--eval-batches \(evalBatches) must be at least 1") }
+        if maxBadSteps < 1 { try fail("--max-bad-steps \(maxBadSteps) must be at least 1") }
         if saveEvery < 0 { try fail("--save-every \(saveEvery) must be 0 (end only) or positive") }
         if keepLast < 1 { try fail("--keep-last \(keepLast) must be at least 1") }
         if let n = headWarmupSteps, n < 0 { try fail("--head-warmup-steps \(n) must be 0 (none) or positive") }

@@ -115,6 +115,9 @@ struct AdaptationOverrides: ParsableArguments {
     @Option(help: "Held-out batches per evaluation (default: \(d.evalBatches)).")
     var evalBatches: Int?
 
+    @Option(help: "Stop with an error after N steps in a row with a non-finite loss or gradient norm, each skipped (default: \(d.maxBadSteps)).")
+    var maxBadSteps: Int?
+
     @Option(help: "Save a checkpoint every N steps; 0: only at the end (default: \(d.saveEvery)).")
     var saveEvery: Int?
 
@@ -169,6 +172,7 @@ struct AdaptationOverrides: ParsableArguments {
         .runLength,
         .bookkeeping("--eval-every", \.evalEvery, \.evalEvery),
         .bookkeeping("--eval-batches", \.evalBatches, \.evalBatches),
+        .bookkeeping("--max-bad-steps", \.maxBadSteps, \.maxBadSteps),
         .bookkeeping("--save-every", \.saveEvery, \.saveEvery),
         .bookkeeping("--keep-last", \.keepLast, \.keepLast),
         .bookkeeping("--[no-]overwrite", \.overwrite, \.overwrite),

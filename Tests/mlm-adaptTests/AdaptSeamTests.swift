@@ -125,6 +125,7 @@ import Training
         (["--epochs", "3"], { $0.maxSteps = nil; $0.epochs = 3 }),
         (["--eval-every", "10", "--eval-batches", "8"], { $0.evalEvery = 10; $0.evalBatches = 8 }),
         (["--save-every", "20", "--keep-last", "5"], { $0.saveEvery = 20; $0.keepLast = 5 }),
+        (["--max-bad-steps", "3"], { $0.maxBadSteps = 3 }),
         (["--threads", "1", "--precision", "auto"], { $0.threads = 1; $0.precision = .auto }),
         // Repeating the run's own training settings is not a change.
         (["--corpus", "legal.txt", "--mask", "span", "--seed", "7", "--uncased", "--static-masking"], { _ in }),
@@ -158,7 +159,7 @@ import Training
         (["--seed", "-1"], "--seed"),
         (["--head-warmup-steps", "-1"], "--head-warmup-steps"), (["--head-warmup-lr", "0"], "--head-warmup-lr"),
         (["--head-lr", "1"], "--head-lr"), (["--encoder-lr", "-1e-5"], "--encoder-lr"),
-        (["--layer-lr-decay", "0"], "--layer-lr-decay"), (["--layer-lr-decay", "1.1"], "--layer-lr-decay"),
+        (["--layer-lr-decay", "0"], "--layer-lr-decay"), (["--max-bad-steps", "0"], "--max-bad-steps"), (["--layer-lr-decay", "1.1"], "--layer-lr-decay"),
         (["--recipe", "dpt"], "--recipe"),
         (["--validation-split", "0.1", "--validation-corpus", "dev.txt"], "--validation-corpus or --validation-split"),
     ]
