@@ -42,18 +42,14 @@ import Testing
         """)
 
     struct Fixture {
-        let root: URL
-        let cli: URL
+        let fake: FakeCLIFolder
+        var root: URL { fake.root }
+        var cli: URL { fake.cli }
         var work: URL { root.appendingPathComponent("work") }
-        var calls: [String] {
-            ((try? String(contentsOf: root.appendingPathComponent("calls.txt"), encoding: .utf8)) ?? "")
-                .split(separator: "\n").map(String.init)
-        }
+        var calls: [String] { fake.calls }
 
         init() throws {
-            root = try temporaryFolder()
-            cli = root.appendingPathComponent("mlm-adapt")
-            try installScript(AdaptationStudyTests.fakeCLI, at: cli)
+            fake = try FakeCLIFolder(script: AdaptationStudyTests.fakeCLI)
             for folder in ["legal-task", "bbc-task", "ner-task", "init"] {
                 try FileManager.default.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
             }

@@ -35,17 +35,13 @@ import Testing
         """)
 
     struct Fixture {
-        let root: URL
-        let cli: URL
-        var calls: [String] {
-            ((try? String(contentsOf: root.appendingPathComponent("calls.txt"), encoding: .utf8)) ?? "")
-                .split(separator: "\n").map(String.init)
-        }
+        let fake: FakeCLIFolder
+        var root: URL { fake.root }
+        var cli: URL { fake.cli }
+        var calls: [String] { fake.calls }
 
         init() throws {
-            root = try temporaryFolder()
-            cli = root.appendingPathComponent("mlm-adapt")
-            try installScript(MaskingStrategiesHarnessTests.fakeCLI, at: cli)
+            fake = try FakeCLIFolder(script: MaskingStrategiesHarnessTests.fakeCLI)
             let fm = FileManager.default
             for folder in ["task", "ner", "base"] {
                 try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)

@@ -278,3 +278,19 @@ func fakeMLMAdapt(_ body: String) -> String {
 
     """# + body + "\n"
 }
+
+/// A temporary folder with a fake `mlm-adapt` script in it; `calls` are the argument lines it logged.
+struct FakeCLIFolder {
+    let root: URL
+    let cli: URL
+    var calls: [String] {
+        ((try? String(contentsOf: root.appendingPathComponent("calls.txt"), encoding: .utf8)) ?? "")
+            .split(separator: "\n").map(String.init)
+    }
+
+    init(script: String) throws {
+        root = try temporaryFolder()
+        cli = root.appendingPathComponent("mlm-adapt")
+        try installScript(script, at: cli)
+    }
+}
