@@ -238,6 +238,20 @@ import Testing
         #expect(fixture.calls.count == 45 + 36 + 2 * 5)
     }
 
+    @Test func aGivenBaseReplacesStepZero() throws {
+        let fixture = try Fixture()
+        let given = fixture.path("init")
+        let plan = try fixture.plan(["--base", given, "--seeds", "1", "--tasks", "bbc"])
+        try AdaptationStudyRunner(plan: plan, work: fixture.work, mlmAdapt: fixture.cli.path, reuse: true).runAll()
+        // No step 0: 4 adaptations, 10 evaluations, 5 fine-tunes; the base's start from the given model.
+        #expect(fixture.calls.count == 4 + 10 + 5)
+        #expect(fixture.calls.filter { $0.contains("--init \(given) ") }.count == 4)
+        #expect(fixture.calls.contains { $0.hasPrefix("evaluate --checkpoint \(given) ") })
+        let results = try AdaptationStudyResults.load(plan: plan, work: fixture.work)
+        #expect(results.totalRuns == 19 && results.missingRuns().isEmpty && results.adaptation[.base] == nil)
+        #expect(results.adaptationMarkdown().contains("| base | (given: \(given)) | – | – | 0 | – |"))
+    }
+
     @Test func partialResultsLeaveGapsAndListWhatIsMissing() throws {
         let fixture = try Fixture()
         let plan = try fixture.plan(["--seeds", "2", "--tasks", "bbc"])
