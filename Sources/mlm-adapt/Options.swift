@@ -31,11 +31,16 @@ struct RuntimeOptions: ParsableArguments {
         do { _ = try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError("\(error)") }
     }
 
-    /// Sets the worker threads (BLAS and TensorKernels) and returns the precision to run in.
-    @discardableResult
-    func apply() throws -> ResolvedPrecision {
+    /// Starts a command that runs the model: sets the worker threads (BLAS and TensorKernels), resolves
+    /// the precision, and logs the BLAS kernel, the precision, the GEMM backend and oneDNN's implementation
+    /// string, as `adapt` opens its run. Hand the result to `BertModel.setPrecision` of every model it runs.
+    func start(log: (String) -> Void = logLine) throws -> ResolvedPrecision {
         OpenBLASRuntime.setThreads(resolvedThreads)
-        do { return try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError("\(error)") }
+        let resolved: ResolvedPrecision
+        do { resolved = try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError("\(error)") }
+        log(OpenBLASRuntime.kernelDescription)
+        log(resolved.logLine)
+        return resolved
     }
 }
 

@@ -71,8 +71,9 @@ import Testing
         let stderr: String
     }
 
-    static func mlmAdapt(_ arguments: [String]) throws -> Output {
+    static func mlmAdapt(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
         let process = try SignalTests.command(arguments)
+        process.environment?.merge(environment) { $1 }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
