@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Model
 import Reporting
@@ -59,6 +60,11 @@ public enum ClassificationRun {
             validationSet = validationSet.sample(limit, seed: tuning.seed ^ 0xDE5)
             log("validating on a seeded sample of \(limit) examples")
         }
+
+        // The folder belongs to this run until it ends: a second run there is refused, naming this one's pid.
+        try FileManager.default.createDirectory(at: options.outputDirectory, withIntermediateDirectories: true)
+        let folderLock = try RunFolderLock(directory: options.outputDirectory)
+        defer { withExtendedLifetime(folderLock) {} }
 
         let loaded = try ClassifierCheckpoint.initialize(
             from: options.initCheckpoint, kind: kind, labels: labels, seed: tuning.seed)

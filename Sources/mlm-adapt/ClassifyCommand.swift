@@ -91,7 +91,7 @@ struct FineTuneArguments: ParsableArguments {
             maxSeqLength: maxSeqLength, balancedClassWeights: balanced, freeze: try freezeOptions(),
             threads: runtime.resolvedThreads)
         let precision = try runtime.start()
-        let output = outputDir.map { URL(fileURLWithPath: $0) }
+        let output = try outputDir.map(outputFolder)
             ?? RunFolder.defaultURL(command: task, data: RunFolder.dataName(train))
         let initURL: URL
         if let path = `init` {

@@ -65,3 +65,20 @@ enum Casing: String, EnumerableFlag {
 
     var lowercase: Bool { self == .uncased }
 }
+
+/// `--output-dir PATH` as a folder URL. PATH (or the nearest part of it that exists) must be a folder:
+/// an existing file there is refused by name, before the run reads or writes anything.
+func outputFolder(_ path: String) throws -> URL {
+    let url = URL(fileURLWithPath: path).standardizedFileURL
+    var existing = url
+    while !FileManager.default.fileExists(atPath: existing.path) && existing.path != "/" {
+        existing.deleteLastPathComponent()
+    }
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: existing.path, isDirectory: &isFolder), !isFolder.boolValue {
+        throw CommandError(existing == url
+            ? "--output-dir \(path) is an existing file, not a folder; choose another --output-dir"
+            : "--output-dir \(path): \(existing.path) is a file, not a folder; choose another --output-dir")
+    }
+    return url
+}
