@@ -55,12 +55,18 @@ public enum CorpusSources {
     }
 
     /// Copies standard input to `folder/corpus-stdin.txt` (`.txt.gz` when it is gzip), so every pass of a
-    /// run (epochs, the held-out split, a resume) reads the same text; returns the file's path.
-    public static func spoolStandardInput(into folder: URL, from input: FileHandle = .standardInput) throws -> String {
+    /// run (epochs, the held-out split, a resume) reads the same text; returns the file's path. A copy
+    /// already there (another run's input) is kept unless `replacing`.
+    public static func spoolStandardInput(into folder: URL, replacing: Bool,
+                                          from input: FileHandle = .standardInput) throws -> String {
+        let names = ["corpus-stdin.txt", "corpus-stdin.txt.gz"]
+        if !replacing, let taken = names.first(where: { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }) {
+            throw CorpusError.invalidOptions(
+                "\(folder.appendingPathComponent(taken).path) already holds another run's standard input; choose another --output-dir")
+        }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let first = try input.read(upToCount: 1 << 20) ?? Data()
-        let name = first.starts(with: [0x1f, 0x8b]) ? "corpus-stdin.txt.gz" : "corpus-stdin.txt"
-        let url = folder.appendingPathComponent(name)
+        let url = folder.appendingPathComponent(first.starts(with: [0x1f, 0x8b]) ? names[1] : names[0])
         do {
             FileManager.default.createFile(atPath: url.path, contents: nil)
             let output = try FileHandle(forWritingTo: url)

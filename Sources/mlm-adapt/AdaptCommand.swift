@@ -110,7 +110,7 @@ struct Adapt: ParsableCommand {
         // Standard input is read once, into the run folder, so the held-out split, every epoch and a
         // resume read the same text (the stored settings name the copy).
         if let index = settings.corpus.firstIndex(of: CorpusSources.standardInput) {
-            settings.corpus[index] = try CorpusSources.spoolStandardInput(into: output)
+            settings.corpus[index] = try CorpusSources.spoolStandardInput(into: output, replacing: settings.overwrite)
             logLine("corpus: standard input copied to \(settings.corpus[index])")
         }
         try Self.checkCorpus(settings.corpus)

@@ -97,6 +97,8 @@ import Testing
                  arguments: ["--corpus", "@/c.txt", "--output-dir", "@/taken"], says: ["--output-dir @/taken is an existing file"]),
         BadInput(name: "output folder under a file", files: ["c.txt": corpusText, "taken": []],
                  arguments: ["--corpus", "@/c.txt", "--output-dir", "@/taken/run"], says: ["@/taken is a file, not a folder"]),
+        BadInput(name: "standard input into a folder holding another's", files: ["corpus-stdin.txt": corpusText],
+                 arguments: ["--corpus", "-", "--output-dir", "@"], says: ["@/corpus-stdin.txt already holds another run's standard input"]),
         BadInput(name: "standard input twice", files: [:], arguments: ["--corpus", "-", "--corpus", "-"],
                  says: ["standard input (-) can be read once"], usage: true),
     ]
