@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
-                "Checkpoint", "Classification", "Masking", "Model", "Optimization", "Reporting", "TensorKernels",
+                "Checkpoint", "Classification", "Corpus", "Masking", "Model", "Optimization", "Reporting", "TensorKernels",
                 "Tokenizer", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -64,7 +64,7 @@ let package = Package(
 
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Tokenizer"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "SeededRandom", "Tokenizer"]),
         .testTarget(name: "MaskingTests", dependencies: ["Corpus", "Masking", "Tokenizer"]),
         .testTarget(name: "TensorKernelsTests", dependencies: ["SeededRandom", "TensorKernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Checkpoint", "Model"]),
@@ -79,6 +79,6 @@ let package = Package(
             dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer"]),
         .testTarget(name: "ReportingTests", dependencies: ["CZlib", "Reporting"]),
         .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
-        .testTarget(name: "mlm-adaptTests", dependencies: ["mlm-adapt", "Masking", "Optimization", "TensorKernels", "Training"]),
+        .testTarget(name: "mlm-adaptTests", dependencies: ["mlm-adapt", "Corpus", "Masking", "Optimization", "TensorKernels", "Training"]),
     ]
 )

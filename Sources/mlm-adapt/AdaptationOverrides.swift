@@ -1,4 +1,5 @@
 import ArgumentParser
+import Corpus
 import Masking
 import Optimization
 import TensorKernels
@@ -140,8 +141,8 @@ struct AdaptationOverrides: ParsableArguments {
 
     /// Each settings field an option sets: its name, and whether a resume may change it.
     static let fields: [Field] = [
-        .training("--corpus", \.corpus, \.corpus),
-        .training("--validation-corpus", \.validationCorpus, \.validationCorpus),
+        .paths("--corpus", \.corpus, \.corpus),
+        .paths("--validation-corpus", \.validationCorpus, \.validationCorpus),
         .training("--validation-split", \.validationSplit, \.validationSplit),
         .training("--max-seq-length", \.maxSeqLength, \.maxSeqLength),
         .training("--text-column", \.textColumn, \.textColumn),
@@ -263,11 +264,24 @@ struct AdaptationOverrides: ParsableArguments {
             _ setting: WritableKeyPath<AdaptationSettings, Value> & Sendable
         ) -> Field { make(option, mayChangeOnResume: true, given, setting) }
 
-        /// A repeatable option: given when not empty.
-        static func training(
+        /// A repeatable path option: given when not empty; the paths (and globs) are stored absolute, so a
+        /// resume from another working folder reads the same files. A resume compares absolute paths (a
+        /// run stored before paths were absolute is taken from the working folder).
+        static func paths(
             _ option: String, _ given: KeyPath<AdaptationOverrides, [String]> & Sendable,
             _ setting: WritableKeyPath<AdaptationSettings, [String]> & Sendable
-        ) -> Field { make(option, mayChangeOnResume: false, \.[nonEmpty: given], setting) }
+        ) -> Field {
+            let stored = make(option, mayChangeOnResume: false, \.[absolutePaths: given], setting)
+            return Field(
+                option: option, mayChangeOnResume: false, apply: stored.apply,
+                conflict: { overrides, saved in
+                    var absolute = saved
+                    absolute[keyPath: setting] = saved[keyPath: setting].map { CorpusSources.absolute($0) }
+                    return stored.conflict(overrides, absolute).map { _ in
+                        "\(option) (the run used \(saved[keyPath: setting]))"
+                    }
+                })
+        }
 
         /// Casing: nil in the settings means the model's own; a resume compares against uncased then,
         /// as the shipped models are.
@@ -298,9 +312,9 @@ struct AdaptationOverrides: ParsableArguments {
             conflict: { _, _ in nil })
     }
 
-    subscript(nonEmpty path: KeyPath<AdaptationOverrides, [String]>) -> [String]? {
+    subscript(absolutePaths path: KeyPath<AdaptationOverrides, [String]>) -> [String]? {
         let value = self[keyPath: path]
-        return value.isEmpty ? nil : value
+        return value.isEmpty ? nil : value.map { CorpusSources.absolute($0) }
     }
 }
 extension AdaptationRecipe: ExpressibleByArgument {}

@@ -32,8 +32,9 @@ struct PredictCommand: ParsableCommand {
     var runtime: RuntimeOptions
 
     func run() throws {
-        try runtime.apply()
+        let precision = try runtime.start()
         let loaded = try ClassifierCheckpoint.load(from: URL(fileURLWithPath: checkpoint))
+        loaded.model.setPrecision(precision)
         let texts = try DataReader.readLines(from: URL(fileURLWithPath: file))
         let lines = try Predictor.predict(texts, with: loaded, maxSeqLength: maxSeqLength, batchSize: batchSize)
         let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"

@@ -21,9 +21,12 @@ import Training
         #expect(try Self.overrides([]).conflicts(with: AdaptationSettings.defaults).isEmpty)
     }
 
+    static let cwd = FileManager.default.currentDirectoryPath
     static let newRuns: [([String], Change)] = [
-        (["--corpus", "a.txt", "--corpus", "b/*.txt"], { $0.corpus = ["a.txt", "b/*.txt"] }),
-        (["--validation-corpus", "dev.txt"], { $0.validationCorpus = ["dev.txt"] }),
+        // Stored absolute, so `--resume` works from any working folder.
+        (["--corpus", "a.txt", "--corpus", "./b/*.txt"], { $0.corpus = [cwd + "/a.txt", cwd + "/b/*.txt"] }),
+        (["--corpus", "/data/../x/a.txt", "--corpus", "-"], { $0.corpus = ["/x/a.txt", "-"] }),
+        (["--validation-corpus", "dev.txt"], { $0.validationCorpus = [cwd + "/dev.txt"] }),
         (["--validation-split", "0.2", "--max-seq-length", "64"], { $0.validationSplit = 0.2; $0.maxSeqLength = 64 }),
         (["--text-column", "body"], { $0.textColumn = "body" }),
         (["--mask", "span", "--mlm-probability", "0.2"], { $0.mask = .span; $0.mlmProbability = 0.2 }),
