@@ -143,6 +143,11 @@ import Testing
         // The control differs from DAPT in its corpus only: the same steps and batch shape, so the same token budget.
         let control = parsed.adaptArguments(.control, initModel: "B", folder: work)
         #expect(Array(control.dropFirst(2)) == Array(dapt.dropFirst(2)) && control[1] == "Corpora/general.txt")
+        let shipped = try AdaptationStudyBenchmark.parse(["--recipes"]).plan()
+        #expect(shipped.recipeName == "recipes")
+        #expect(shipped.adaptArguments(.control, initModel: "B", folder: work).joined(separator: " ").contains("--head-warmup-steps 0 --recipe dapt --mask"))
+        #expect(shipped.adaptArguments(.daptTapt, initModel: "B", folder: work).joined(separator: " ").contains("--head-warmup-steps 0 --recipe tapt --mask"))
+        #expect(!shipped.adaptArguments(.base, initModel: "B", folder: work).contains("--recipe"))
         let tapt = parsed.adaptArguments(.tapt, initModel: "B", folder: work)
         #expect(tapt.prefix(4) == ["--corpus", "Corpora/tasks/legal-category/train.tsv", "--text-column", "text"])
         #expect(parsed.parent(of: .daptTapt) == .dapt && parsed.parent(of: .tapt) == .base && parsed.parent(of: .base) == nil)

@@ -36,10 +36,12 @@ struct AdaptationStudyBenchmark: ParsableCommand {
     @Option(help: "Adaptation sequences per step.") var batchSize = 16
     @Option(help: "Adaptation tokens per sequence (also the held-out MLM's).") var maxSeqLength = 128
     @Option(help: "Adaptation masking: token, whole-word or span.") var mask = "whole-word"
-    @Option(help: "Peak learning rate of the adaptation runs (default: mlm-adapt's).") var adaptLr: Double?
+    @Flag(help: "Start the adaptation runs from mlm-adapt's recipes: --recipe dapt (dapt, control), --recipe tapt (tapt, dapt+tapt); the study's steps still win.")
+    var recipes = false
+    @Option(help: "Peak learning rate of the adaptation runs (default: mlm-adapt's, or the recipe's).") var adaptLr: Double?
     @Option(parsing: .unconditional, help: "More mlm-adapt options for the adaptation runs, space-separated, e.g. \"--layer-lr-decay 0.8\".")
     var adaptExtra = ""
-    @Option(help: "Folder name of this recipe's runs (default: from --adapt-lr and --adapt-extra, 'default' without them).")
+    @Option(help: "Folder name of this recipe's runs (default: from --recipes, --adapt-lr and --adapt-extra, 'default' without them).")
     var recipeName: String?
     @Option(help: "Fine-tuning seeds, the same for every variant (default: 3; --quick: 2).") var seeds: Int?
     @Option(help: "The first seed; the others follow it.") var firstSeed: UInt64 = 1
@@ -111,7 +113,7 @@ struct AdaptationStudyBenchmark: ParsableCommand {
         }
         if chosen.isEmpty { throw ValidationError("--tasks: give at least one task") }
         let extra = adaptExtra.split(whereSeparator: \.isWhitespace).map(String.init)
-        let recipe = recipeName ?? AdaptationStudyPlan.recipeLabel(learningRate: adaptLr, extra: extra)
+        let recipe = recipeName ?? AdaptationStudyPlan.recipeLabel(useRecipes: recipes, learningRate: adaptLr, extra: extra)
         if recipe.isEmpty || recipe == "base" || recipe == "data" || recipe.contains("/") || recipe.hasPrefix(".") {
             throw ValidationError("--recipe-name '\(recipe)' must be a plain folder name other than 'base' and 'data'")
         }
@@ -119,7 +121,7 @@ struct AdaptationStudyBenchmark: ParsableCommand {
             initModel: initFrom, generalCorpus: generalCorpus, legalCorpus: legalCorpus, taptCorpus: taptCorpus,
             taptTextColumn: textColumn, givenBase: base, baseSteps: resolvedBaseSteps, daptSteps: resolvedDaptSteps,
             taptSteps: resolvedTaptSteps, batchSize: batchSize, maxSeqLength: maxSeqLength, mask: mask,
-            adaptLearningRate: adaptLr, adaptExtra: extra, recipeName: recipe,
+            useRecipes: recipes, adaptLearningRate: adaptLr, adaptExtra: extra, recipeName: recipe,
             seeds: (0..<UInt64(seedCount)).map { firstSeed + $0 }, tasks: chosen,
             maxValidationExamples: maxValidationExamples == 0 ? nil : maxValidationExamples, mlmEvalBatches: mlmEvalBatches,
             threads: threads, quick: quick)

@@ -64,6 +64,8 @@ struct AdaptationStudyPlan: Sendable {
     var batchSize: Int
     var maxSeqLength: Int
     var mask: String
+    /// Pass `--recipe dapt` (dapt, control) or `--recipe tapt` (tapt, dapt+tapt) to the adaptation runs.
+    var useRecipes: Bool
     var adaptLearningRate: Double?
     /// More `mlm-adapt` options for every adaptation run (not the base), e.g. a layer-wise lr decay.
     var adaptExtra: [String]
@@ -91,8 +93,8 @@ struct AdaptationStudyPlan: Sendable {
     var mlmCorpora: [(name: String, path: String)] { [("legal", legalCorpus), ("general", generalCorpus)] }
 
     /// "lr-0.0001_layer-lr-decay-0.8": a folder-safe label for the options beyond the default recipe.
-    static func recipeLabel(learningRate: Double?, extra: [String]) -> String {
-        let words = (learningRate.map { ["lr", String($0)] } ?? []) + extra
+    static func recipeLabel(useRecipes: Bool, learningRate: Double?, extra: [String]) -> String {
+        let words = (useRecipes ? ["recipes"] : []) + (learningRate.map { ["lr", String($0)] } ?? []) + extra
         guard !words.isEmpty else { return "default" }
         let joined = words.map { $0.hasPrefix("--") ? String($0.dropFirst(2)) : $0 }.joined(separator: "-")
         let safe = String(joined.map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "_" })
@@ -133,6 +135,7 @@ struct AdaptationStudyPlan: Sendable {
             arguments += ["--head-warmup-steps", steps, "--max-steps", steps, "--seed", seed]
         } else {
             arguments += ["--max-steps", steps, "--seed", seed, "--head-warmup-steps", "0"]
+            if useRecipes { arguments += ["--recipe", variant == .tapt || variant == .daptTapt ? "tapt" : "dapt"] }
             if let adaptLearningRate { arguments += ["--lr", String(adaptLearningRate)] }
             arguments += adaptExtra
         }

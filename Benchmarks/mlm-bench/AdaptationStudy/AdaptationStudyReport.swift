@@ -42,6 +42,7 @@ extension AdaptationStudyResults {
         lines.append("- Adaptation (seed \(AdaptationStudyPlan.adaptSeed), recipe `\(p.recipeName)`): \(p.mask) masking, "
             + "\(p.batchSize) × \(p.maxSeqLength) tokens per step; base \(p.givenBase.map { "given: `\($0)`" } ?? "\(p.baseSteps) head-only steps"), "
             + "DAPT and control \(p.daptSteps) steps, TAPT \(p.taptSteps) steps"
+            + (p.useRecipes ? ", from `--recipe dapt` (dapt, control) and `--recipe tapt` (tapt, dapt+tapt)" : "")
             + (p.adaptLearningRate.map { ", lr \($0)" } ?? "") + (p.adaptExtra.isEmpty ? "" : ", `\(p.adaptExtra.joined(separator: " "))`") + ".")
         lines.append("- Held-out MLM: `mlm-adapt evaluate` on the \(AdaptationStudyPlan.mlmValidationSplit) held-out split of each corpus, "
             + "\(p.mlmEvalBatches) batches, fixed \(AdaptationStudyPlan.mlmEvalMasks) eval masks: every variant is scored on the same masked tokens.")
