@@ -51,7 +51,7 @@ struct AdaptationStudyBenchmark: ParsableCommand {
     @Option(help: "BBC task folder (train/dev/test.tsv).") var bbcTask = "Corpora/tasks/bbc"
     @Option(help: "WNUT-16 task folder (train/dev/test.conll).") var nerTask = "Corpora/tasks/wnut16"
     @Option(name: .customLong("legal-500-train-examples"), help: "Train examples of legal-500 (default: 500; --quick: 300).") var legal500TrainExamples: Int?
-    @Option(help: "Train examples of bbc, stratified subsample (default: all; --quick: 300).") var bbcTrainExamples: Int?
+    @Option(help: "Train examples of bbc, a random subset per seed (default: all; --quick: 300).") var bbcTrainExamples: Int?
     @Option(help: "Train sentences of wnut16 (default: all).") var nerTrainExamples: Int?
     @Option(name: .customLong("legal-500-epochs"), help: "legal-500 epochs (default: 4; --quick: 2).") var legal500Epochs: Int?
     @Option(help: "legal-full epochs.") var legalFullEpochs = 2

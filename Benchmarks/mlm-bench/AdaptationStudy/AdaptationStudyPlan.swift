@@ -39,7 +39,8 @@ struct StudyTask: Equatable, Sendable {
     let id: ID
     /// Folder with train/dev/test files.
     var source: String
-    /// A stratified seeded subsample of the training file; nil: all of it.
+    /// A random subset of the training file that each fine-tune draws with its own seed (`--max-train-examples`):
+    /// the variants of one seed train on the same examples, and the spread over seeds includes the draw. nil: all.
     var trainExamples: Int?
     var epochs: Int
     var learningRate: Double
@@ -82,8 +83,6 @@ struct AdaptationStudyPlan: Sendable {
 
     /// Every adaptation run uses this seed: the variants differ in their data, not their draws.
     static let adaptSeed: UInt64 = 1
-    /// Seed for the fine-tuning subsamples: fixed, so every variant and seed sees the same examples.
-    static let subsampleSeed: UInt64 = 20_240_601
     /// Held-out MLM: the corpora each variant is scored on, and the fixed eval settings.
     static let mlmEvalMasks = "whole-word,token"
     static let mlmValidationSplit = 0.05
@@ -116,9 +115,6 @@ struct AdaptationStudyPlan: Sendable {
     }
     func fineTuneFolder(_ work: URL, _ variant: StudyVariant, _ task: StudyTask.ID, seed: UInt64) -> URL {
         variantFolder(work, variant).appendingPathComponent(task.rawValue).appendingPathComponent("seed-\(seed)")
-    }
-    func dataFolder(_ work: URL, _ task: StudyTask) -> URL {
-        work.appendingPathComponent("data").appendingPathComponent(task.id.rawValue)
     }
 
     // MARK: commands
@@ -191,7 +187,8 @@ struct AdaptationStudyPlan: Sendable {
 
     func fineTuneArguments(_ task: StudyTask, files: MLMAdaptRuns.TaskFiles, initModel: String, seed: UInt64, folder: URL)
         -> [String] {
-        var training = ["--epochs", String(task.epochs), "--lr", String(task.learningRate)]
+        var training = task.trainExamples.map { ["--max-train-examples", String($0)] } ?? []
+        training += ["--epochs", String(task.epochs), "--lr", String(task.learningRate)]
         if task.kind == .classify { training += ["--metric", "macro-f1"] }
         if let maxValidationExamples { training += ["--max-validation-examples", String(maxValidationExamples)] }
         return MLMAdaptRuns.fineTuneArguments(

@@ -48,7 +48,7 @@ extension AdaptationStudyResults {
             + "\(p.mlmEvalBatches) batches, fixed \(AdaptationStudyPlan.mlmEvalMasks) eval masks: every variant is scored on the same masked tokens.")
         for task in p.tasks {
             lines.append("- `\(task.id.rawValue)` (`\(task.source)`): `mlm-adapt \(task.kind.rawValue)`, "
-                + (task.trainExamples.map { "\($0) train examples (stratified seeded subsample, the same for every run)" } ?? "all train examples")
+                + (task.trainExamples.map { "\($0) train examples (a random subset per seed, drawn by `--max-train-examples`: the same for every variant of a seed)" } ?? "all train examples")
                 + ", \(task.epochs) epoch(s) at lr \(task.learningRate), max-seq-length \(task.maxSeqLength), "
                 + (p.maxValidationExamples.map { "dev capped at \($0)" } ?? "whole dev") + ", whole test set.")
         }

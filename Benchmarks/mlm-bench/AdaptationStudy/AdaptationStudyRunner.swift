@@ -36,7 +36,9 @@ struct AdaptationStudyRunner {
             }
         }
         var files: [StudyTask.ID: MLMAdaptRuns.TaskFiles] = [:]
-        for task in plan.tasks { files[task.id] = try prepareData(task) }
+        for task in plan.tasks {
+            files[task.id] = MLMAdaptRuns.TaskFiles(folder: URL(fileURLWithPath: task.source), fileExtension: task.kind.fileExtension)
+        }
         for (task, seed, variant) in plan.fineTuneOrder {
             guard let initModel = checkpoints[variant], let taskFiles = files[task.id] else { continue }
             let folder = plan.fineTuneFolder(work, variant, task.id, seed: seed)
@@ -82,19 +84,5 @@ struct AdaptationStudyRunner {
             },
             finished: { (try? EvalPoint.readEvaluation(output)) != nil })
         if ran { try afterRun() }
-    }
-
-    /// The task's files: the training file cut to a stratified subsample when the task caps it; dev and
-    /// test straight from the task folder (dev is capped by `--max-validation-examples`, test scored whole).
-    func prepareData(_ task: StudyTask) throws -> MLMAdaptRuns.TaskFiles {
-        let source = URL(fileURLWithPath: task.source)
-        var files = MLMAdaptRuns.TaskFiles(folder: source, fileExtension: task.kind.fileExtension)
-        if let limit = task.trainExamples {
-            let folder = plan.dataFolder(work, task)
-            let name = files.train.lastPathComponent
-            try writeSubsampledTask(from: source, to: folder, files: [(name, limit)], seed: AdaptationStudyPlan.subsampleSeed)
-            files.train = folder.appendingPathComponent(name)
-        }
-        return files
     }
 }
