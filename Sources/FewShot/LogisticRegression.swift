@@ -2,7 +2,10 @@ import Foundation
 
 /// L2-regularised logistic regression as scikit-learn's `LogisticRegression` (lbfgs, `C`, intercept not
 /// penalised): binomial for 2 classes (one weight vector, as sklearn's `coef_` of shape (1, d)), multinomial
-/// softmax for more. Minimises `C · Σᵢ lossᵢ + ½‖W‖²` with L-BFGS in double precision, to convergence.
+/// softmax for more. Minimises `C · Σᵢ lossᵢ + ½‖W‖²` with L-BFGS in double precision, to convergence: the
+/// largest gradient component of the mean-scaled objective (`mean loss + ‖W‖² / (2Cn)`, sklearn's scaling)
+/// below `tolerance`. The multinomial intercepts are defined up to a common shift (the objective does not
+/// penalise them); starting from zero, the solver returns the ones that sum to zero.
 public struct LogisticRegression: Sendable {
     /// sklearn's default inverse regularisation strength, which setfit keeps.
     public static let defaultC = 1.0
@@ -21,7 +24,7 @@ public struct LogisticRegression: Sendable {
     /// Fits on `features` (`[n, dimension]` row-major) with class ids `labels` in `0..<classes`.
     public static func fit(
         features: [Float], labels: [Int32], classes: Int, dimension: Int, c: Double = defaultC,
-        tolerance: Double = 1e-10, maxIterations: Int = 10_000
+        tolerance: Double = 1e-8, maxIterations: Int = 10_000
     ) throws -> LogisticRegression {
         let n = labels.count
         guard classes >= 2 else { throw FewShotError("logistic regression needs at least 2 classes, not \(classes)") }
@@ -39,7 +42,7 @@ public struct LogisticRegression: Sendable {
         let objective = Objective(x: x, labels: labels, n: n, d: dimension, rows: rows, c: c)
         var parameters = [Double](repeating: 0, count: rows * (dimension + 1))
         let (iterations, converged) = LBFGS.minimize(
-            &parameters, tolerance: tolerance, maxIterations: maxIterations, evaluate: objective.evaluate)
+            &parameters, gradientTolerance: tolerance * c * Double(n), maxIterations: maxIterations, evaluate: objective.evaluate)
         model.coefficients = Array(parameters[0..<(rows * dimension)])
         model.intercepts = Array(parameters[(rows * dimension)...])
         model.iterations = iterations
@@ -128,10 +131,10 @@ public struct LogisticRegression: Sendable {
 /// Limited-memory BFGS (Nocedal & Wright, algorithm 7.4) with a backtracking Armijo line search; a
 /// curvature pair is kept only when sᵀy > 0, so the inverse-Hessian estimate stays positive definite.
 enum LBFGS {
-    /// Minimises in place; stops when the largest gradient component is below `tolerance · max(1, |f|)`.
+    /// Minimises in place; stops when the largest gradient component is at most `gradientTolerance`.
     /// - Returns: iterations taken and whether the tolerance was met.
     static func minimize(
-        _ x: inout [Double], tolerance: Double, maxIterations: Int, memory: Int = 10,
+        _ x: inout [Double], gradientTolerance: Double, maxIterations: Int, memory: Int = 10,
         evaluate: ([Double], inout [Double]) -> Double
     ) -> (Int, Bool) {
         let count = x.count
@@ -140,7 +143,7 @@ enum LBFGS {
         var history: [(s: [Double], y: [Double], rho: Double)] = []
         var candidate = x, candidateGradient = gradient
         for iteration in 0..<maxIterations {
-            if gradient.map(abs).max() ?? 0 <= tolerance * max(1, abs(value)) { return (iteration, true) }
+            if gradient.map(abs).max() ?? 0 <= gradientTolerance { return (iteration, true) }
             // Two-loop recursion: direction = −H·g.
             var q = gradient
             var alphas = [Double](repeating: 0, count: history.count)
@@ -186,7 +189,7 @@ enum LBFGS {
             swap(&gradient, &candidateGradient)
             value = candidateValue
         }
-        return (maxIterations, gradient.map(abs).max() ?? 0 <= tolerance * max(1, abs(value)))
+        return (maxIterations, gradient.map(abs).max() ?? 0 <= gradientTolerance)
     }
 
     static func dot(_ a: [Double], _ b: [Double]) -> Double {
