@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "mlm-bench",
             dependencies: [
-                "Checkpoint", "Corpus", "Masking", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer",
+                "Checkpoint", "Classification", "Corpus", "FewShot", "Masking", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/mlm-bench"),

@@ -16,6 +16,7 @@ struct MLMBench: ParsableCommand {
             AllBenchmark.self,
             TrainStepBenchmark.self,
             FineTuneBenchmark.self,
+            SetFitBenchmark.self,
         ]
     )
 
