@@ -64,7 +64,9 @@ public enum SetFitRun {
         let prepared = try ModelLoading.prepare(
             CheckpointReference.resolve(options.initCheckpoint), heads: .newClassifier(pooler: false, labels: labels.count),
             seed: settings.seed)
-        prepared.notes.filter { !$0.hasPrefix("initialised") }.forEach(log)
+        // The loader names a pooler-less classifier layout BertForTokenClassification; here it is a SetFit head.
+        prepared.notes.filter { !$0.hasPrefix("initialised") }
+            .map { $0.replacingOccurrences(of: "BertForTokenClassification", with: "SetFit") }.forEach(log)
         try settings.validate(maxPositions: prepared.model.config.maxPositionEmbeddings)
         prepared.model.setPrecision(options.precision)
         log(options.precision.logLine)
