@@ -58,7 +58,8 @@ let package = Package(
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
-                "Checkpoint", "Classification", "FewShot", "Masking", "SentenceEmbedding", "Model", "Optimization", "Reporting", "TensorKernels",
+                "Checkpoint", "Classification", "Corpus", "FewShot", "Masking", "Model", "Optimization", "Reporting",
+                "SentenceEmbedding", "TensorKernels",
                 "Tokenizer", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -72,7 +73,7 @@ let package = Package(
 
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Tokenizer"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "SeededRandom", "Tokenizer"]),
         .testTarget(name: "MaskingTests", dependencies: ["Corpus", "Masking", "Tokenizer"]),
         .testTarget(name: "TensorKernelsTests", dependencies: ["SeededRandom", "TensorKernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Checkpoint", "Model"]),
@@ -90,6 +91,6 @@ let package = Package(
             name: "FewShotTests",
             dependencies: ["Checkpoint", "Classification", "FewShot", "Model", "SentenceEmbedding", "Tokenizer"]),
         .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
-        .testTarget(name: "mlm-adaptTests", dependencies: ["mlm-adapt", "Masking", "Optimization", "TensorKernels", "Training"]),
+        .testTarget(name: "mlm-adaptTests", dependencies: ["mlm-adapt", "Corpus", "Masking", "Optimization", "TensorKernels", "Training"]),
     ]
 )

@@ -16,6 +16,8 @@ public struct LoadedCheckpoint: Sendable {
     public let configJSON: String?
     public let config: BertConfig?
     public let vocabularyText: String?
+    /// Where `vocabularyText` came from, for errors: the metadata entry or the vocab.txt file.
+    public let vocabularySource: String
     public let doLowerCase: Bool?
 
     public var source: String { url.path }
@@ -46,7 +48,9 @@ public struct LoadedCheckpoint: Sendable {
                     file: file.path, reason: "the embedded vocab has \(count) tokens but vocab_size is \(config.vocabSize)")
             }
         }
-        let vocabularyText = try metadata.vocabularyText ?? readTextIfPresent(folder.appendingPathComponent("vocab.txt"))
+        let vocabularyFile = folder.appendingPathComponent("vocab.txt")
+        let vocabularyText = try metadata.vocabularyText ?? readTextIfPresent(vocabularyFile)
+        let vocabularySource = metadata.vocabularyText != nil ? "\(file.path) (metadata 'vocab')" : vocabularyFile.path
         var doLowerCase = metadata.doLowerCase
         if doLowerCase == nil, let tokenizerConfig = try readTextIfPresent(folder.appendingPathComponent("tokenizer_config.json")) {
             let object = try? JSONSerialization.jsonObject(with: Data(tokenizerConfig.utf8)) as? [String: Any]
@@ -54,7 +58,7 @@ public struct LoadedCheckpoint: Sendable {
         }
         return LoadedCheckpoint(
             url: reportedURL, reference: reference, tensors: tensors, metadata: metadata, configJSON: configJSON, config: config,
-            vocabularyText: vocabularyText, doLowerCase: doLowerCase)
+            vocabularyText: vocabularyText, vocabularySource: vocabularySource, doLowerCase: doLowerCase)
     }
 
     private static func readTextIfPresent(_ url: URL) throws -> String? {

@@ -72,7 +72,7 @@ public enum ModelLoading {
             throw CheckpointError.vocabMismatch(
                 file: source, reason: "no vocabulary (neither in the file's metadata nor a vocab.txt beside it)")
         }
-        let vocabulary = try Vocabulary(tokens: vocabularyTokens(fromText: vocabularyText))
+        let vocabulary = try Vocabulary(tokens: vocabularyTokens(fromText: vocabularyText), file: checkpoint.vocabularySource)
         try checkVocabulary(vocabulary, fits: config, source: source)
 
         let heads: ModelHeads

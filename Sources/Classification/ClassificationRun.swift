@@ -1,6 +1,8 @@
+import Checkpoint
 import Foundation
 import Model
 import Reporting
+import TensorKernels
 import Tokenizer
 
 /// Inputs of one `classify` or `ner` run.
@@ -17,18 +19,21 @@ public struct RunOptions: Sendable {
     /// Keep a seeded random subset of this many dev examples (nil: all); the test set is always scored whole.
     public var maxValidationExamples: Int?
     public var saveCheckpoint: Bool
+    /// The dense layers' GEMM precision (`BertModel.setPrecision`).
+    public var precision: ResolvedPrecision
     /// The command line, stored in the report and the checkpoint.
     public var arguments: [String: String]
 
     public init(
         initCheckpoint: URL, train: URL, validation: URL, test: URL? = nil, columns: TextColumns = TextColumns(),
         tuning: FineTuneOptions = FineTuneOptions(), outputDirectory: URL, maxTrainExamples: Int? = nil,
-        maxValidationExamples: Int? = nil, saveCheckpoint: Bool = true, arguments: [String: String] = [:]
+        maxValidationExamples: Int? = nil, saveCheckpoint: Bool = true, precision: ResolvedPrecision = .fp32,
+        arguments: [String: String] = [:]
     ) {
         self.initCheckpoint = initCheckpoint; self.train = train; self.validation = validation; self.test = test
         self.columns = columns; self.tuning = tuning; self.outputDirectory = outputDirectory
         self.maxTrainExamples = maxTrainExamples; self.maxValidationExamples = maxValidationExamples
-        self.saveCheckpoint = saveCheckpoint; self.arguments = arguments
+        self.saveCheckpoint = saveCheckpoint; self.precision = precision; self.arguments = arguments
     }
 
     public var checkpointURL: URL { outputDirectory.appendingPathComponent("model.safetensors.gz") }
@@ -56,8 +61,14 @@ public enum ClassificationRun {
             log("validating on a seeded sample of \(limit) examples")
         }
 
+        // The folder belongs to this run until it ends: a second run there is refused, naming this one's pid.
+        try FileManager.default.createDirectory(at: options.outputDirectory, withIntermediateDirectories: true)
+        let folderLock = try RunFolderLock(directory: options.outputDirectory)
+        defer { withExtendedLifetime(folderLock) {} }
+
         let loaded = try ClassifierCheckpoint.initialize(
             from: options.initCheckpoint, kind: kind, labels: labels, seed: tuning.seed)
+        loaded.model.setPrecision(options.precision)
         loaded.notes.forEach(log)
         try tuning.validate(config: loaded.model.config)
         let encode = { (data: TaskData) in

@@ -4,7 +4,8 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable {
     case missingFile(path: String)
     case noTextFiles(folder: String)
     case globMatchedNothing(pattern: String)
-    case emptyCorpus(sources: [String], split: CorpusSplit)
+    /// No rows in `split`; `documents` counts the documents read in both splits.
+    case emptyCorpus(sources: [String], split: CorpusSplit, documents: Int)
     case truncatedGzip(path: String)
     case corruptGzip(path: String, detail: String)
     case readFailed(path: String, detail: String)
@@ -22,8 +23,10 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable {
             return "corpus folder contains no .txt or .gz files: \(folder)"
         case .globMatchedNothing(let pattern):
             return "corpus pattern matched no .txt or .gz files: \(pattern)"
-        case .emptyCorpus(let sources, let split):
-            return "corpus has no tokens in its \(split.rawValue) split: \(sources.joined(separator: ", "))"
+        case .emptyCorpus(let sources, _, 0):
+            return "the corpus holds no documents (its files are empty or blank): \(sources.joined(separator: ", "))"
+        case .emptyCorpus(let sources, let split, let documents):
+            return "none of the corpus's \(documents) document(s) fell in its \(split.rawValue) split: \(sources.joined(separator: ", "))"
         case .truncatedGzip(let path):
             return "gzip file ends before its compressed stream does (truncated?): \(path)"
         case .corruptGzip(let path, let detail):

@@ -5,11 +5,27 @@ import Glibc
 import Darwin
 #endif
 
+/// The files a corpus resolved to: ordered, each file once (`a.txt`, `./a.txt` and a link to it are one
+/// file), and the names that were dropped as repeats.
+public struct ResolvedCorpus: Equatable, Sendable {
+    public struct Duplicate: Equatable, Sendable {
+        /// The name dropped, and the earlier name of the same file.
+        public let repeated: String, first: String
+    }
+    public var files: [String] = []
+    /// In the order they were met.
+    public var duplicates: [Duplicate] = []
+}
+
 /// Turns the user's sources (files, folders, globs) into an ordered, duplicate-free file list.
-enum CorpusSources {
-    static func resolve(_ specs: [String]) throws -> [String] {
-        var files: [String] = []
-        var seen = Set<String>()
+public enum CorpusSources {
+    /// The source name that means standard input (`--corpus -`, `tokenize -`).
+    public static let standardInput = "-"
+
+    /// The files `specs` name, in order, each file once.
+    public static func resolve(_ specs: [String]) throws -> ResolvedCorpus {
+        var resolved = ResolvedCorpus()
+        var seen: [FileIdentity: String] = [:]
         for spec in specs {
             let found: [String]
             if isGlob(spec) {
@@ -17,11 +33,53 @@ enum CorpusSources {
             } else {
                 found = try expandPath(spec)
             }
-            for file in found where seen.insert(file).inserted {
-                files.append(file)
+            for file in found {
+                let identity = FileIdentity(path: file)
+                if let first = seen[identity] {
+                    resolved.duplicates.append(.init(repeated: file, first: first))
+                } else {
+                    seen[identity] = file
+                    resolved.files.append(file)
+                }
             }
         }
-        return files
+        return resolved
+    }
+
+    /// `spec` (a file, folder or glob) as an absolute, standardized path, relative ones taken from
+    /// `directory`; standard input stays `-`.
+    public static func absolute(_ spec: String, from directory: String = FileManager.default.currentDirectoryPath) -> String {
+        guard spec != standardInput else { return spec }
+        let url = spec.hasPrefix("/") ? URL(fileURLWithPath: spec) : URL(fileURLWithPath: directory).appendingPathComponent(spec)
+        return url.standardizedFileURL.path
+    }
+
+    /// Copies standard input to `folder/corpus-stdin.txt` (`.txt.gz` when it is gzip), so every pass of a
+    /// run (epochs, the held-out split, a resume) reads the same text; returns the file's path. A copy
+    /// already there (another run's input) is kept unless `replacing`.
+    public static func spoolStandardInput(into folder: URL, replacing: Bool,
+                                          from input: FileHandle = .standardInput) throws -> String {
+        let names = ["corpus-stdin.txt", "corpus-stdin.txt.gz"]
+        if !replacing, let taken = names.first(where: { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }) {
+            throw CorpusError.invalidOptions(
+                "\(folder.appendingPathComponent(taken).path) already holds another run's standard input; choose another --output-dir")
+        }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let first = try input.read(upToCount: 1 << 20) ?? Data()
+        let url = folder.appendingPathComponent(first.starts(with: [0x1f, 0x8b]) ? names[1] : names[0])
+        do {
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+            let output = try FileHandle(forWritingTo: url)
+            defer { try? output.close() }
+            var chunk = first
+            while !chunk.isEmpty {
+                try output.write(contentsOf: chunk)
+                chunk = try input.read(upToCount: 1 << 20) ?? Data()
+            }
+        } catch {
+            throw CorpusError.readFailed(path: "standard input", detail: "copying it to \(url.path): \(error.localizedDescription)")
+        }
+        return url.path
     }
 
     static func isTextFile(_ path: String) -> Bool {
@@ -127,5 +185,19 @@ enum CorpusSources {
     private static func isSymbolicLink(_ path: String) -> Bool {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         return attributes?[.type] as? FileAttributeType == .typeSymbolicLink
+    }
+}
+
+/// What makes two names one file: its device and inode (the name itself when it cannot be stat'ed).
+private struct FileIdentity: Hashable {
+    let device: UInt64, inode: UInt64, name: String
+
+    init(path: String) {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            device = UInt64(info.st_dev); inode = UInt64(info.st_ino); name = ""
+        } else {
+            device = 0; inode = 0; name = path
+        }
     }
 }

@@ -52,7 +52,7 @@ public final class CorpusStreamer {
         try options.validate()
         self.options = options
         self.tokenizer = tokenizer
-        files = try CorpusSources.resolve(options.sources)
+        files = try CorpusSources.resolve(options.sources).files
         fingerprint = Self.fingerprint(options: options, files: files)
         chunk = ChunkTokenizer(tokenizer: tokenizer)
         packer = RowPacker(chunk: chunk, maxSeqLength: options.maxSeqLength, packing: options.packing)
@@ -227,7 +227,8 @@ public final class CorpusStreamer {
         if packed.tokens == 0 {
             sourceExhausted = true
             if epochSequences == 0 && shuffle.count == 0 {
-                throw CorpusError.emptyCorpus(sources: options.sources, split: options.split)
+                throw CorpusError.emptyCorpus(
+                    sources: options.sources, split: options.split, documents: stats.documents + stats.otherSplitDocuments)
             }
             return false
         }

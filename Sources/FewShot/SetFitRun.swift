@@ -69,7 +69,6 @@ public enum SetFitRun {
             .map { $0.replacingOccurrences(of: "BertForTokenClassification", with: "SetFit") }.forEach(log)
         try settings.validate(maxPositions: prepared.model.config.maxPositionEmbeddings)
         prepared.model.setPrecision(options.precision)
-        log(options.precision.logLine)
         let setfit = try SetFitModel(
             model: prepared.model, tokenizer: prepared.tokenizer, vocabularyText: prepared.vocabularyText, labels: labels,
             settings: SetFitModel.Settings(pooling: settings.pooling, head: settings.head, maxSeqLength: settings.maxSeqLength))

@@ -55,28 +55,25 @@ public final class AdamW {
         self.stepCount = max(0, stepCount)
     }
 
+    /// Counts an update that was not applied (a step whose loss or gradient was not finite): the schedule
+    /// moves on, the weights and moments stay as they were.
+    public func skipUpdate() { stepCount += 1 }
+
     /// Applies one AdamW update to the trainable tensors of `parameters` using `gradients`
-    /// (both full arenas laid out as `spans` expects).
+    /// (both full arenas laid out as `spans` expects). Each tensor steps at `learningRate` times its
+    /// `spans.rateScales` factor.
     public func update(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
                        learningRate: Double) {
         stepCount += 1
         let step = Double(stepCount)
         let bias1 = 1 - pow(settings.beta1, step)
         let bias2Sqrt = (1 - pow(settings.beta2, step)).squareRoot()
-        // As torch: scalars are computed in double, the tensor arithmetic in float.
-        let decayFactor = Float(1 - learningRate * settings.weightDecay)
-        let applyDecay = settings.weightDecay != 0
-        let stepSize = Float(learningRate / bias1)
-        let oneMinusBeta1 = Float(1 - settings.beta1)
-        let beta2 = Float(settings.beta2)
-        let oneMinusBeta2 = Float(1 - settings.beta2)
-        let biasSqrt = Float(bias2Sqrt)
-        let eps = Float(settings.epsilon)
         guard let p = parameters.baseAddress, let g = gradients.baseAddress,
               let m = firstMoments.baseAddress, let v = secondMoments.baseAddress else { return }
         spans.forEachChunk(threads: threads, AdamWUpdate(
-            p: p, g: g, m: m, v: v, decayFactor: decayFactor, applyDecay: applyDecay, stepSize: stepSize,
-            oneMinusBeta1: oneMinusBeta1, beta2: beta2, oneMinusBeta2: oneMinusBeta2, biasSqrt: biasSqrt, eps: eps))
+            p: p, g: g, m: m, v: v, learningRate: learningRate, weightDecay: settings.weightDecay, bias1: bias1,
+            oneMinusBeta1: Float(1 - settings.beta1), beta2: Float(settings.beta2),
+            oneMinusBeta2: Float(1 - settings.beta2), biasSqrt: Float(bias2Sqrt), eps: Float(settings.epsilon)))
     }
 }
 
@@ -84,14 +81,18 @@ public final class AdamW {
 private struct AdamWUpdate: SpanChunkBody {
     let p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>
     let m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
-    let decayFactor: Float, applyDecay: Bool, stepSize: Float
+    let learningRate: Double, weightDecay: Double, bias1: Double
     let oneMinusBeta1: Float, beta2: Float, oneMinusBeta2: Float, biasSqrt: Float, eps: Float
 
     func run(chunk: Int, pieces: [TrainableSpans.Piece]) {
         for piece in pieces {
+            // As torch: the scalars are computed in double per parameter group, the tensor arithmetic in float.
+            let rate = learningRate * piece.rateScale
+            let decayFactor = Float(1 - rate * weightDecay)
+            let stepSize = Float(rate / bias1)
             let pp = p + piece.arenaStart, gp = g + piece.arenaStart
             let mp = m + piece.stateStart, vp = v + piece.stateStart
-            let decay = applyDecay && piece.decays
+            let decay = weightDecay != 0 && piece.decays
             for i in 0..<piece.count {
                 var param = pp[i]
                 if decay { param *= decayFactor }

@@ -5,13 +5,15 @@ import TensorKernels
 /// elementwise work. The chunking does not depend on the thread count, so per-chunk partial
 /// sums added in chunk order are bitwise the same at any thread count. Frozen tensors are
 /// absent, so optimiser state and gradient norms never touch them. Positions are counted in a compact "state" index (trainable elements only,
-/// in layout order); each piece maps a state range back to its arena offset.
+/// in layout order); each piece maps a state range back to its arena offset. Each tensor carries the
+/// factor by which its learning rate differs from the schedule's (parameter groups: head, encoder, layer decay).
 public struct TrainableSpans: Sendable {
     struct Piece: Sendable {
         let arenaStart: Int
         let stateStart: Int
         let count: Int
         let decays: Bool
+        let rateScale: Double
     }
 
     /// Trainable tensors in layout order.
@@ -20,22 +22,30 @@ public struct TrainableSpans: Sendable {
     public let stateOffsets: [String: Int]
     /// Total trainable elements.
     public let elementCount: Int
+    /// Each trainable tensor's learning-rate factor, by name.
+    public let rateScales: [String: Double]
     let piecesByChunk: [[Piece]]
 
-    public init(layout: ParameterLayout, isTrainable: (ParameterTensor) -> Bool) {
-        self.init(tensors: layout.tensors.filter(isTrainable))
+    /// `rateScale` gives a tensor's learning rate as a multiple of the schedule's (1: the schedule's own).
+    public init(layout: ParameterLayout, isTrainable: (ParameterTensor) -> Bool,
+                rateScale: (ParameterTensor) -> Double = { _ in 1 }) {
+        self.init(tensors: layout.tensors.filter(isTrainable), rateScale: rateScale)
     }
 
-    init(tensors: [ParameterTensor], chunkSize: Int = 1 << 15) {
+    init(tensors: [ParameterTensor], chunkSize: Int = 1 << 15, rateScale: (ParameterTensor) -> Double = { _ in 1 }) {
         self.tensors = tensors
         var offsets: [String: Int] = [:]
+        var scales: [String: Double] = [:]
         var pieces: [Piece] = []
         var state = 0
         for t in tensors {
             offsets[t.name] = state
-            pieces.append(Piece(arenaStart: t.offset, stateStart: state, count: t.count, decays: t.decays))
+            let scale = rateScale(t)
+            scales[t.name] = scale
+            pieces.append(Piece(arenaStart: t.offset, stateStart: state, count: t.count, decays: t.decays, rateScale: scale))
             state += t.count
         }
+        rateScales = scales
         stateOffsets = offsets
         elementCount = state
         let chunkSize = max(1, chunkSize)
@@ -50,7 +60,7 @@ public struct TrainableSpans: Sendable {
                 let stop = min(end, (chunk + 1) * chunkSize)
                 byChunk[chunk].append(Piece(
                     arenaStart: p.arenaStart + (start - p.stateStart), stateStart: start,
-                    count: stop - start, decays: p.decays))
+                    count: stop - start, decays: p.decays, rateScale: p.rateScale))
                 start = stop
             }
         }

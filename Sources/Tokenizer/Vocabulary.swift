@@ -27,7 +27,9 @@ public struct Vocabulary: Sendable {
             throw VocabularyError(file: url.path, line: nil, message: "cannot read the file (\(error.localizedDescription))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw VocabularyError(file: url.path, line: nil, message: "not valid UTF-8")
+            let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            let bad = lines.firstIndex { String(data: Data($0), encoding: .utf8) == nil }
+            throw VocabularyError(file: url.path, line: bad.map { $0 + 1 }, message: "not valid UTF-8")
         }
         // Split on scalars, not Characters: "\r\n" is one Character.
         var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { line in
@@ -39,11 +41,8 @@ public struct Vocabulary: Sendable {
         try self.init(tokens: lines, file: url.path)
     }
 
-    public init(tokens: [String]) throws {
-        try self.init(tokens: tokens, file: nil)
-    }
-
-    private init(tokens: [String], file: String?) throws {
+    /// - Parameter file: where the tokens came from, named by errors (nil: "vocabulary").
+    public init(tokens: [String], file: String? = nil) throws {
         var ids: [String: Int32] = [:]
         ids.reserveCapacity(tokens.count)
         for (position, token) in tokens.enumerated() {

@@ -129,6 +129,7 @@ struct WordScanner<Sink: PieceSink> {
                 }
                 position += 1
             } else {
+                let scalarStart = position
                 // Swift strings hold valid UTF-8, so the lead byte gives the length.
                 var scalar: UInt32
                 if byte < 0xE0 {
@@ -143,7 +144,7 @@ struct WordScanner<Sink: PieceSink> {
                     scalar |= UInt32(base[position + 2] & 0x3F) << 6 | UInt32(base[position + 3] & 0x3F)
                     position += 4
                 }
-                pushOriginal(scalar, origin: origin)
+                pushOriginal(scalar, origin: origin, at: scalarStart, in: text)
             }
             origin += 1
         }
@@ -160,7 +161,8 @@ struct WordScanner<Sink: PieceSink> {
     }
 
     /// BertNormalizer for one non-ASCII scalar of the original text.
-    @inline(__always) private mutating func pushOriginal(_ scalar: UInt32, origin: Int) {
+    @inline(__always) private mutating func pushOriginal(_ scalar: UInt32, origin: Int, at byte: Int,
+                                                         in text: UnsafeBufferPointer<UInt8>) {
         let kind = BertCharacterKind(rawValue: kinds[Int(scalar)])
         if kind.contains(.removed) { return }
         if kind.contains(.whitespace) {
@@ -176,7 +178,10 @@ struct WordScanner<Sink: PieceSink> {
                 pushNormalized(characters.mappedScalars[index], origin: origin)
             }
         } else if !kind.contains(.uncasedRemoved) {
-            pushNormalized(scalar, origin: origin)
+            // Only marks at U+0300 and above have a combining class that NFD may reorder.
+            let aligned = scalar >= 0x300 && Sink.tracksOffsets
+                ? CombiningMarkAlignment.origin(of: scalar, origin: origin, at: byte, in: text, kinds: kinds) : origin
+            pushNormalized(scalar, origin: aligned)
         }
         if isCJK { flush() }
     }
@@ -210,8 +215,15 @@ struct WordScanner<Sink: PieceSink> {
             appendASCII(UInt8(scalar), origin: origin)
             return
         }
-        if charCount == 0 { firstOrigin = origin }
-        lastOrigin = origin
+        // A reordered combining mark may take an earlier origin than the scalar before it
+        // (`CombiningMarkAlignment`): the word spans the least to the greatest.
+        if charCount == 0 {
+            firstOrigin = origin
+            lastOrigin = origin
+        } else {
+            firstOrigin = min(firstOrigin, origin)
+            lastOrigin = max(lastOrigin, origin)
+        }
         charCount += 1
         guard charCount <= Self.maxCharsPerWord else { return }
         let start = byteCount
@@ -284,8 +296,12 @@ struct WordScanner<Sink: PieceSink> {
         for index in 0..<pieceCount {
             let pieceEnd = Int(pieceEnds[index])
             if Sink.tracksOffsets {
-                sink.append(id: pieceIds[index], word: wordId, start: Int(origins[pieceStart]),
-                            end: Int(origins[pieceEnd - 1]) + 1)
+                var first = origins[pieceStart], last = origins[pieceEnd - 1]
+                for byte in pieceStart..<pieceEnd {
+                    first = min(first, origins[byte])
+                    last = max(last, origins[byte])
+                }
+                sink.append(id: pieceIds[index], word: wordId, start: Int(first), end: Int(last) + 1)
             } else {
                 sink.append(id: pieceIds[index], word: wordId, start: 0, end: 0)
             }
@@ -351,5 +367,84 @@ final class TokenizerTables: @unchecked Sendable {
         uncasedASCIIActions.deallocate()
         casedASCIIBytes.deallocate()
         uncasedASCIIBytes.deallocate()
+    }
+}
+
+/// The origin HF gives a combining mark that accent stripping keeps (a spacing mark with a combining
+/// class, such as U+302E, class 224). HF's uncased normalizer runs NFD over the whole text, which sorts
+/// each run of combining marks by class (stable), while each output scalar keeps its "change" (0: the
+/// first scalar of an original's decomposition, +1: one more of it). Alignments are then dealt out
+/// positionally: a change-0 scalar takes the next original's place, a +1 scalar repeats the previous
+/// one. So a mark that the sort moves takes the origin of the original whose turn it is there. Accent
+/// stripping drops the non-spacing marks afterwards, but their places counted. Rare, so computed from
+/// the text around the mark when met, with Foundation's NFD.
+enum CombiningMarkAlignment {
+    /// One scalar of the NFD run: its combining class, the original it came from, and whether it is
+    /// the first scalar of that original's decomposition.
+    private struct Element {
+        let combiningClass: UInt8
+        let origin: Int
+        let first: Bool
+    }
+
+    static func origin(of scalar: UInt32, origin: Int, at byte: Int, in text: UnsafeBufferPointer<UInt8>,
+                       kinds: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        guard let mark = Unicode.Scalar(scalar) else { return origin }
+        let markClass = mark.properties.canonicalCombiningClass.rawValue
+        guard markClass != 0 else { return origin }
+        // The run's marks before this one (back to the last starter), and after it (up to the next).
+        var before: [Element] = []
+        var index = byte, previousOrigin = origin
+        while index > 0 {
+            var start = index - 1
+            while start > 0, text[start] & 0xC0 == 0x80 { start -= 1 }
+            previousOrigin -= 1
+            index = start
+            guard let previous = decode(text, at: start) else { break }
+            if removedByCleaning(previous, kinds) { continue }
+            let decomposed = nfd(previous)
+            let marks = decomposed.reversed().prefix { $0.properties.canonicalCombiningClass.rawValue != 0 }.count
+            before.insert(contentsOf: decomposed.indices.suffix(marks).map {
+                Element(combiningClass: decomposed[$0].properties.canonicalCombiningClass.rawValue,
+                        origin: previousOrigin, first: $0 == 0)
+            }, at: 0)
+            if marks < decomposed.count { break }
+        }
+        var after: [Element] = []
+        index = byte + UTF8.width(mark)
+        var nextOrigin = origin
+        while index < text.count, let next = decode(text, at: index) {
+            index += UTF8.width(next)
+            nextOrigin += 1
+            if removedByCleaning(next, kinds) { continue }
+            let decomposed = nfd(next)
+            let marks = decomposed.prefix { $0.properties.canonicalCombiningClass.rawValue != 0 }.count
+            after += decomposed.indices.prefix(marks).map {
+                Element(combiningClass: decomposed[$0].properties.canonicalCombiningClass.rawValue,
+                        origin: nextOrigin, first: $0 == 0)
+            }
+            if marks < decomposed.count { break }
+        }
+        // Sort the run as NFD does, count the originals dealt out up to this mark, and take that one's origin.
+        let run = before + [Element(combiningClass: markClass, origin: origin, first: true)] + after
+        let sorted = run.indices.sorted { (run[$0].combiningClass, $0) < (run[$1].combiningClass, $1) }
+        let turn = sorted.prefix { $0 != before.count }.count { run[$0].first }
+        return run.filter(\.first)[turn].origin
+    }
+
+    /// HF's clean_text drops these before NFD, so they take no place in a run.
+    private static func removedByCleaning(_ scalar: Unicode.Scalar, _ kinds: UnsafeMutableBufferPointer<UInt8>) -> Bool {
+        BertCharacterKind(rawValue: kinds[Int(scalar.value)]).contains(.removed)
+    }
+
+    private static func nfd(_ scalar: Unicode.Scalar) -> [Unicode.Scalar] {
+        Array(String(Character(scalar)).decomposedStringWithCanonicalMapping.unicodeScalars)
+    }
+
+    private static func decode(_ text: UnsafeBufferPointer<UInt8>, at index: Int) -> Unicode.Scalar? {
+        var iterator = text[index...].makeIterator()
+        var decoder = UTF8()
+        if case .scalarValue(let scalar) = decoder.decode(&iterator) { return scalar }
+        return nil
     }
 }

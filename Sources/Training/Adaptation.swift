@@ -13,6 +13,8 @@ public final class Adaptation {
     let prepared: PreparedModel
     let resume: ResumePoint?
     let precision: ResolvedPrecision
+    /// The head warm-up was chosen because the starting checkpoint has no trained MLM head.
+    let automaticHeadWarmup: Bool
     let stop: StopSignal
     let log: (String) -> Void
     let progressIsTerminal: Bool
@@ -28,20 +30,28 @@ public final class Adaptation {
                 stop: StopSignal = StopSignal(), progressIsTerminal: Bool = isatty(STDERR_FILENO) != 0,
                 log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         try settings.validate()
-        self.settings = settings
         self.outputDirectory = outputDirectory
         self.stop = stop
         self.log = log
         self.progressIsTerminal = progressIsTerminal
         precision = try settings.precision.resolved()
+        var settings = settings
         if let resume {
             let point = try AdaptationCheckpoints.loadForResume(resume, settings: settings)
             prepared = point.prepared
             self.resume = point
+            // A run stored before head warm-up existed had none.
+            settings.headWarmupSteps = settings.headWarmupSteps ?? 0
+            automaticHeadWarmup = false
         } else {
             prepared = try ModelLoading.prepare(source, lowercase: settings.lowercase, seed: settings.seed)
             self.resume = nil
+            let untrainedHead = prepared.createdMaskedLMHead && prepared.checkpoint != nil
+            automaticHeadWarmup = settings.headWarmupSteps == nil && untrainedHead
+            settings.headWarmupSteps = settings.headWarmupSteps
+                ?? (untrainedHead ? AdaptationSettings.automaticHeadWarmupSteps : 0)
         }
+        self.settings = settings
         prepared.model.setPrecision(precision)
         let config = prepared.model.config
         if settings.maxSeqLength > config.maxPositionEmbeddings {
@@ -73,17 +83,24 @@ public final class Adaptation {
         let evaluation = try settings.heldOutEvaluation(tokenizer: tokenizer, vocabulary: vocabulary)
         let totalSteps = try settings.plannedSteps(tokenizer: tokenizer, padId: vocabulary.padId, log: log)
 
-        // Model and optimizer, and where a resumed run left them.
-        let trainer = try makeTrainer(totalSteps: totalSteps)
-        let checkpoints = AdaptationCheckpoints(settings: settings, prepared: prepared, directory: outputDirectory)
-        var state = TrainerState(step: 0, epoch: 0, batchInEpoch: 0, seed: settings.seed)
-        if let resume {
-            state = resume.state
-            try checkpoints.restoreMoments(into: trainer.optimizer, from: resume)
+        // Model and optimizer of the phase the run is in, and where a resumed run left them.
+        let headWarmupSteps = settings.headWarmupSteps ?? 0
+        if headWarmupSteps > totalSteps {
+            throw TrainingError.invalidSetting(
+                "--head-warmup-steps \(headWarmupSteps) exceeds the run's \(totalSteps) steps")
         }
+        var state = resume?.state ?? TrainerState(step: 0, epoch: 0, batchInEpoch: 0, seed: settings.seed)
         let startStep = state.step
         if startStep > totalSteps {
             throw TrainingError.resume("the checkpoint is at step \(startStep), beyond --max-steps \(totalSteps)")
+        }
+        var phase = AdaptationPhase.at(step: startStep, headWarmupSteps: headWarmupSteps)
+        var trainer = try makeTrainer(phase, totalSteps: totalSteps)
+        let checkpoints = AdaptationCheckpoints(settings: settings, prepared: prepared, directory: outputDirectory)
+        // A phase that starts at the resumed step has fresh moments (the saved ones are the previous phase's).
+        if let resume, startStep > phase.firstStep(headWarmupSteps: headWarmupSteps) {
+            try checkpoints.restoreMoments(
+                into: trainer.optimizer, from: resume, phaseStart: phase.firstStep(headWarmupSteps: headWarmupSteps))
         }
 
         // Reporting.
@@ -95,6 +112,8 @@ public final class Adaptation {
             prepared: prepared, trainable: trainer.optimizer.spans.elementCount, corpusFiles: data.stream.files.count,
             heldOutBatches: evaluation.batchCount, warmupSteps: trainer.schedule.warmupSteps, precision: precision,
             outputDirectory: outputDirectory)
+        report.describePhase(phase, headWarmupSteps: headWarmupSteps, totalSteps: totalSteps,
+                             trainable: trainer.optimizer.spans.elementCount, automatic: automaticHeadWarmup)
 
 
         // The loop: one optimizer step, then evaluate and save when due.
@@ -108,13 +127,26 @@ public final class Adaptation {
                 stoppedBySignal = true
                 break
             }
+            if phase == .headWarmup && state.step == headWarmupSteps {
+                phase = .full
+                trainer = try makeTrainer(phase, totalSteps: totalSteps)
+                report.describePhase(phase, headWarmupSteps: headWarmupSteps, totalSteps: totalSteps,
+                                     trainable: trainer.optimizer.spans.elementCount, automatic: automaticHeadWarmup)
+            }
             let stepStart = DispatchTime.now()
             let batches = try data.nextStep(state: &state)
             let step = state.step, runSeed = settings.seed
             let result = try trainer.step(batches) { micro in dropoutSeed(runSeed: runSeed, step: step, micro: micro) }
             state.step += 1
+            state.consecutiveBadSteps = result.skipped ? (state.consecutiveBadSteps ?? 0) + 1 : nil
             report.trained(result, state: state, seconds: seconds(since: stepStart),
-                           nextRate: trainer.schedule.rate(atStep: state.step))
+                           nextRate: trainer.schedule.rate(atStep: trainer.completedSteps))
+            if let bad = state.consecutiveBadSteps, bad >= settings.maxBadSteps {
+                throw TrainingError.diverged(
+                    "\(bad) steps in a row (to step \(state.step)) had a non-finite loss or gradient norm and were skipped "
+                        + "(--max-bad-steps \(settings.maxBadSteps)); nothing was saved past step \(lastSavedStep). "
+                        + "Lower --lr, or resume from an earlier checkpoint.")
+            }
             if settings.evalEvery > 0 && state.step % settings.evalEvery == 0 {
                 try evaluate(evaluation, trainer, report, &state)
                 lastEvalStep = state.step
@@ -148,20 +180,15 @@ public final class Adaptation {
         report.evaluated(results, state: state, seconds: seconds(since: started))
     }
 
-    /// AdamW over the trainable tensors (all but the embeddings when frozen), with the run's schedule.
-    func makeTrainer(totalSteps: Int) throws -> MaskedLMOptimizer {
+    /// AdamW over the phase's trainable tensors, at their groups' learning rates, with the phase's schedule.
+    func makeTrainer(_ phase: AdaptationPhase, totalSteps: Int) throws -> MaskedLMOptimizer {
         let model = prepared.model
-        let freezeEmbeddings = settings.freezeEmbeddings
-        let spans = TrainableSpans(layout: model.layout) { tensor in
-            !(freezeEmbeddings && tensor.name.hasPrefix("bert.embeddings."))
-        }
-        try model.setFrozenBottom(freezeEmbeddings ? .embeddingsAndLayers(0) : .nothing)
-        let schedule = LearningRateSchedule(
-            kind: settings.schedule, peakRate: settings.learningRate,
-            warmupSteps: settings.warmup.steps(totalSteps: totalSteps), totalSteps: totalSteps)
+        let (spans, frozen) = phase.trainables(settings, layout: model.layout)
+        try model.setFrozenBottom(frozen)
         let expectedMasked = Int((settings.mlmProbability * Double(settings.maxSeqLength)).rounded(.up)) + 8
         return MaskedLMOptimizer(
-            model: model, spans: spans, settings: AdamWSettings(weightDecay: settings.weightDecay), schedule: schedule,
+            model: model, spans: spans, settings: AdamWSettings(weightDecay: settings.weightDecay),
+            schedule: phase.schedule(settings, totalSteps: totalSteps, headWarmupSteps: settings.headWarmupSteps ?? 0),
             maxGradNorm: settings.maxGradNorm > 0 ? settings.maxGradNorm : nil, batchSize: settings.batchSize,
             seqLength: settings.maxSeqLength,
             maxMaskedTokens: settings.batchSize * min(settings.maxSeqLength, expectedMasked), threads: settings.threads)

@@ -14,6 +14,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var seed: UInt64
     public var bestEvalLoss: Double?
     public var bestEvalStep: Int?
+    /// Steps skipped in a row so far for a non-finite loss or gradient (nil in older checkpoints: none).
+    public var consecutiveBadSteps: Int?
 
     /// Keeps the best (lowest finite) held-out loss of the primary scheme.
     mutating func record(evalLoss loss: Double) {
@@ -112,8 +114,9 @@ struct AdaptationCheckpoints {
         log("--overwrite: removed the previous run in \(directory.path)")
     }
 
-    /// Loads the AdamW moments saved beside the resumed checkpoint.
-    func restoreMoments(into optimizer: AdamW, from resume: ResumePoint) throws {
+    /// Loads the AdamW moments saved beside the resumed checkpoint, into the optimizer of the phase that
+    /// began at step `phaseStart`.
+    func restoreMoments(into optimizer: AdamW, from resume: ResumePoint, phaseStart: Int) throws {
         let step = resume.state.step
         let url = CheckpointStore.optimizerURL(for: resume.checkpoint.url)
         let file = try CheckpointStore.readOptimizer(pairedWith: resume.checkpoint)
@@ -122,7 +125,7 @@ struct AdaptationCheckpoints {
             for (prefix, buffer) in [(Self.firstMomentPrefix, pair.first), (Self.secondMomentPrefix, pair.second)] {
                 guard let entry = file.entry(prefix + tensor.name), entry.elementCount == tensor.count else {
                     throw TrainingError.resume("\(url.path): no moment \(prefix + tensor.name) of \(tensor.count) values "
-                        + "(was the run started with other --freeze-* options?)")
+                        + "(was the run started with other --freeze-* or --head-warmup-steps options?)")
                 }
                 try file.readFloats(entry, into: buffer)
             }
@@ -130,7 +133,7 @@ struct AdaptationCheckpoints {
         if let saved = file.metadata["step"].flatMap(Int.init), saved != step {
             throw TrainingError.resume("\(url.path) is the optimizer state of step \(saved), the model is at step \(step)")
         }
-        optimizer.restore(stepCount: step)
+        optimizer.restore(stepCount: step - phaseStart)
     }
 
     /// `run.json`: the settings and the model a person reads to know what the folder holds.

@@ -61,15 +61,9 @@ extension AdaptationSettings {
 
     /// The fixed held-out batches every evaluation of the run scores.
     func heldOutEvaluation(tokenizer: WordPieceTokenizer, vocabulary: Vocabulary) throws -> HeldOutEvaluation {
-        let evaluation = try HeldOutEvaluation(
+        try HeldOutEvaluation(
             tokenBatches: try heldOutBatches(tokenizer: tokenizer, padId: vocabulary.padId),
             vocabulary: try MaskingVocabulary(vocabulary))
-        guard evaluation.batchCount > 0 else {
-            throw TrainingError.data(validationCorpus.isEmpty
-                ? "the held-out split (--validation-split \(validationSplit)) of \(corpus.joined(separator: ", ")) is empty; raise it or pass --validation-corpus"
-                : "--validation-corpus \(validationCorpus.joined(separator: ", ")) yields no text")
-        }
-        return evaluation
     }
 
     /// `--max-steps`, or `--epochs` worth of steps (which costs one pass to count the rows).

@@ -13,6 +13,8 @@ extension AdaptationSummary {
         }
         final["tokens_per_s"] = tokensPerSecond
         final["training_seconds"] = trainingSeconds
+        final["tokens"] = Double(tokens)
+        final["skipped_steps"] = Double(skippedSteps)
         let best = bestEvalLoss.map { RunSummary.Best(metric: "\(primaryScheme.metricKey)_loss", value: $0, step: bestEvalStep) }
         return RunSummary(
             command: "adapt", runFolder: outputDirectory, final: final, best: best, completed: finalStep,

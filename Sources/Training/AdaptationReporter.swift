@@ -13,6 +13,8 @@ public struct AdaptationSummary {
     public var trainingSeconds: Double
     public var wallSeconds: Double
     public var tokens: Int
+    /// Steps whose update was skipped for a non-finite loss or gradient norm.
+    public var skippedSteps = 0
     public var tokensPerSecond: Double { trainingSeconds > 0 ? Double(tokens) / trainingSeconds : 0 }
     public var firstEval: [SchemeMetrics]
     public var lastEval: [SchemeMetrics]
@@ -70,6 +72,23 @@ final class AdaptationReporter {
         log("output: \(outputDirectory.path)")
     }
 
+    /// The line that opens a phase: what trains, at which rates, until which step.
+    func describePhase(_ phase: AdaptationPhase, headWarmupSteps: Int, totalSteps: Int, trainable: Int, automatic: Bool) {
+        switch phase {
+        case .headWarmup:
+            let why = automatic ? " (automatic: the starting model has no trained MLM head; --head-warmup-steps 0 turns it off)" : ""
+            log("phase head-warmup: steps 0→\(headWarmupSteps) train only the MLM head (\(trainable) parameters), "
+                + "encoder frozen, lr \(settings.headWarmupLearningRate)\(why)")
+        case .full:
+            guard headWarmupSteps < totalSteps else { return }
+            let groups = [("head", settings.headLearningRate), ("encoder", settings.encoderLearningRate)]
+                .compactMap { name, rate in rate.map { "\(name) lr \($0)" } }
+                + (settings.layerLearningRateDecay < 1 ? ["layer decay \(settings.layerLearningRateDecay)"] : [])
+            log("phase full: steps \(headWarmupSteps)→\(totalSteps) train \(trainable) parameters, lr \(settings.learningRate)"
+                + (groups.isEmpty ? "" : " (" + groups.joined(separator: ", ") + ")"))
+        }
+    }
+
     /// Starts the clock of the train lines' `elapsed`.
     func startTraining() { runStart = DispatchTime.now() }
 
@@ -77,7 +96,20 @@ final class AdaptationReporter {
     func trained(_ result: StepResult, state: TrainerState, seconds stepSeconds: Double, nextRate: Double) {
         summary.trainingSeconds += stepSeconds
         summary.tokens += result.tokens
-        progress.record(loss: result.loss)
+        if result.skipped {
+            summary.skippedSteps += 1
+            warn("warning: step \(state.step) skipped: loss \(spelled(result.loss)), gradient norm "
+                + "\(spelled(result.gradNorm)) "
+                + "(\(state.consecutiveBadSteps ?? 1) in a row, --max-bad-steps \(settings.maxBadSteps))")
+        } else {
+            let smoothed = progress.smoothedLoss
+            if smoothed.isFinite, state.step - summary.startStep > 20,
+               result.loss > AdaptationSettings.lossSpikeFactor * smoothed {
+                warn("warning: loss spike at step \(state.step): \(format(result.loss, digits: 4)) is "
+                    + "\(format(result.loss / smoothed, digits: 1))× the smoothed loss \(format(smoothed, digits: 4))")
+            }
+            progress.record(loss: result.loss)
+        }
         let throughput = summary.tokensPerSecond
         metrics.append(MetricRecord([
             ("type", .string("train")), ("step", .int(state.step)), ("epoch", .int(state.epoch)),
@@ -85,10 +117,21 @@ final class AdaptationReporter {
             ("masked", .int(result.maskedTokens)), ("lr", .double(result.learningRate)),
             ("grad_norm", .double(result.gradNorm)), ("tokens", .int(result.tokens)),
             ("tokens_per_s", .double(throughput.rounded())), ("elapsed", .double(seconds(since: runStart))),
-        ]))
+        ] + (result.skipped ? [("skipped", .bool(true))] : [])))
         let secondsPerStep = summary.trainingSeconds / Double(state.step - summary.startStep)
         progress.show(step: state.step, learningRate: nextRate, tokensPerSecond: throughput,
                       secondsPerStep: secondsPerStep, now: seconds(since: runStart))
+    }
+
+    /// A number as a person reads it, NaN and infinities included.
+    private func spelled(_ value: Double) -> String {
+        value.isNaN ? "NaN" : value.isInfinite ? (value > 0 ? "Inf" : "-Inf") : format(value, digits: 4)
+    }
+
+    /// A warning goes to the run's log (which the caller may capture), not only to the terminal.
+    private func warn(_ text: String) {
+        progress.clearLine()
+        log(text)
     }
 
     /// One evaluation: a metrics.jsonl eval line (fields `<scheme key>_loss`, `_ppl`, `_acc`, `_masked`) and a message.

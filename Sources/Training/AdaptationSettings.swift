@@ -45,10 +45,29 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
     public var maxSteps: Int? = nil
     public var epochs: Double? = 1
     public var freezeEmbeddings = false
+    // Phases and parameter groups
+    /// Optimizer steps at the start (counted in the run's steps) that train only the MLM head: the
+    /// encoder is frozen and no backward pass runs through it. nil: `automaticHeadWarmupSteps` when the
+    /// starting checkpoint has no trained MLM head, else none. A run's stored settings hold the count used.
+    public var headWarmupSteps: Int? = nil
+    /// Peak learning rate of the head warm-up (linear warmup over its first tenth, then the run's schedule shape).
+    public var headWarmupLearningRate = 1e-3
+    /// After the warm-up: the MLM head's learning rate (nil: `learningRate`).
+    public var headLearningRate: Double? = nil
+    /// After the warm-up: the encoder's learning rate (nil: `learningRate`), for its top layer; layer l
+    /// of L trains at this × `layerLearningRateDecay`^(L−1−l), the embeddings at this × decay^L.
+    public var encoderLearningRate: Double? = nil
+    public var layerLearningRateDecay = 1.0
+    /// The named recipe whose defaults the run started from (nil: the plain defaults).
+    public var recipe: AdaptationRecipe? = nil
     // Evaluation and checkpoints
     /// 0 evaluates only at the start and the end.
     public var evalEvery = 200
     public var evalBatches = 20
+    /// A run stops with an error after this many steps in a row with a non-finite loss or gradient norm.
+    public var maxBadSteps = 10
+    /// A step loss this many times the smoothed loss is reported as a spike.
+    public static let lossSpikeFactor = 4.0
     /// 0 saves only at the end.
     public var saveEvery = 500
     public var keepLast = 3
@@ -63,6 +82,10 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
 
     /// Every default, for help texts and for filling keys an older checkpoint did not store.
     public static let defaults = AdaptationSettings()
+
+    /// Head warm-up length when the starting checkpoint has no trained MLM head: on all-MiniLM-L6-v2
+    /// the held-out loss of a head fitted on frozen features levels off by then (Benchmarks/results/head-warmup.md).
+    public static let automaticHeadWarmupSteps = 200
 
     /// The defaults, with the corpus and the run length given (`maxSteps` wins over the one-epoch default).
     public init(corpus: [String] = [], maxSteps: Int? = nil, epochs: Double? = nil) {
@@ -124,8 +147,17 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
         if case .steps(let s) = warmup, s < 0 { try fail("--warmup \(s) steps must not be negative") }
         if evalEvery < 0 { try fail("--eval-every \(evalEvery) must be 0 (start and end only) or positive") }
         if evalBatches < 1 { try fail("--eval-batches \(evalBatches) must be at least 1") }
+        if maxBadSteps < 1 { try fail("--max-bad-steps \(maxBadSteps) must be at least 1") }
         if saveEvery < 0 { try fail("--save-every \(saveEvery) must be 0 (end only) or positive") }
         if keepLast < 1 { try fail("--keep-last \(keepLast) must be at least 1") }
+        if let n = headWarmupSteps, n < 0 { try fail("--head-warmup-steps \(n) must be 0 (none) or positive") }
+        for (option, rate) in [("--head-warmup-lr", Optional(headWarmupLearningRate)), ("--head-lr", headLearningRate),
+                               ("--encoder-lr", encoderLearningRate)] {
+            if let rate, !(rate > 0 && rate < 1) { try fail("\(option) \(rate) must be in (0, 1), e.g. 1e-4") }
+        }
+        if !(layerLearningRateDecay > 0 && layerLearningRateDecay <= 1) {
+            try fail("--layer-lr-decay \(layerLearningRateDecay) must be in (0, 1]; 1 turns it off")
+        }
         if let problem = RuntimeDefaults.threadsProblem(threads) { try fail(problem) }
         do { _ = try precision.resolved() } catch { try fail("\(error)") }
     }

@@ -36,6 +36,8 @@ public struct StepResult: Equatable, Sendable {
     public var gradNorm: Double
     /// Learning rate the update used.
     public var learningRate: Double
+    /// The loss or the gradient norm was not finite, so no update was applied.
+    public var skipped = false
 }
 
 /// Forward, backward and AdamW update for the masked-LM objective, with gradient accumulation
@@ -135,12 +137,18 @@ public final class MaskedLMOptimizer {
         }
         let norm = GradientClipping.clip(gradients, spans: spans, maxNorm: maxGradNorm, threads: threads)
         let rate = schedule.rate(atStep: optimizer.stepCount)
+        let loss = total > 0 ? lossSum / Double(total) : .nan
+        // One NaN or Inf would spread into every weight through AdamW's moments: such a step is skipped.
+        if (total > 0 && !loss.isFinite) || !norm.isFinite {
+            optimizer.skipUpdate()
+            return StepResult(loss: loss, correct: correct, maskedTokens: total, tokens: tokens, gradNorm: norm,
+                              learningRate: rate, skipped: true)
+        }
         // A step without masked tokens (all gradients zero) still updates, as torch would.
         optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients), learningRate: rate)
         model.parametersDidChange()
         return StepResult(
-            loss: total > 0 ? lossSum / Double(total) : .nan, correct: correct, maskedTokens: total,
-            tokens: tokens, gradNorm: norm, learningRate: rate)
+            loss: loss, correct: correct, maskedTokens: total, tokens: tokens, gradNorm: norm, learningRate: rate)
     }
 }
 

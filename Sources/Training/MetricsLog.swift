@@ -5,9 +5,11 @@ public enum MetricValue: Sendable, Equatable {
     case int(Int)
     case double(Double)
     case string(String)
+    case bool(Bool)
 
     var json: String {
         switch self {
+        case .bool(let v): return v ? "true" : "false"
         case .int(let v): return String(v)
         case .double(let v): return v.isFinite ? String(v) : "null"
         case .string(let s): return jsonQuoted(s)

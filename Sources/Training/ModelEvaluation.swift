@@ -18,15 +18,36 @@ extension AdaptationSettings {
             seed: seed, validationFraction: validationSplit, split: .validation, textColumn: textColumn)
     }
 
-    /// The first `evalBatches` held-out batches.
+    /// The first `evalBatches` held-out batches; none is an error saying which set is empty and why.
     func heldOutBatches(tokenizer: WordPieceTokenizer, padId: Int32) throws -> [TokenBatch] {
         let stream = try CorpusStreamer(options: heldOutCorpusOptions(), tokenizer: tokenizer)
         var batches: [TokenBatch] = []
         var batch = TokenBatch(batchSize: batchSize, seqLength: maxSeqLength, padId: padId)
-        while batches.count < evalBatches, try stream.nextBatch(into: &batch) {
-            batches.append(batch)
+        do {
+            while batches.count < evalBatches, try stream.nextBatch(into: &batch) {
+                batches.append(batch)
+            }
+        } catch CorpusError.emptyCorpus(_, _, let documents) {
+            throw TrainingError.data(emptyHeldOutMessage(documents: documents))
         }
+        if batches.isEmpty { throw TrainingError.data(emptyHeldOutMessage(documents: nil)) }
         return batches
+    }
+
+    /// Why the held-out set is empty, given the documents its stream read (both splits; nil: unknown).
+    func emptyHeldOutMessage(documents: Int?) -> String {
+        if !validationCorpus.isEmpty {
+            return "the validation set is empty: --validation-corpus \(validationCorpus.joined(separator: ", ")) holds no documents"
+        }
+        let sources = corpus.joined(separator: ", ")
+        switch documents {
+        case 0: return "the corpus holds no documents (its files are empty or blank): \(sources)"
+        case 1: return "the corpus holds a single document, too few to hold one out: \(sources); pass --validation-corpus FILE"
+        case let count?: return "none of the corpus's \(count) documents fell in the held-out split "
+            + "(--validation-split \(validationSplit)): \(sources); raise it or pass --validation-corpus FILE"
+        case nil: return "the held-out split (--validation-split \(validationSplit)) of \(sources) yields no text; "
+            + "raise it or pass --validation-corpus FILE"
+        }
     }
 }
 
@@ -54,11 +75,6 @@ public enum ModelEvaluation {
             tokenBatches: tokenBatches,
             vocabulary: try MaskingVocabulary(vocabulary),
             probability: settings.mlmProbability, schemes: schemes)
-        guard evaluation.batchCount > 0 else {
-            throw TrainingError.data(settings.validationCorpus.isEmpty
-                ? "the held-out split (validation split \(settings.validationSplit)) of \(settings.corpus.joined(separator: ", ")) yields no text"
-                : "the validation corpus \(settings.validationCorpus.joined(separator: ", ")) yields no text")
-        }
         // Nothing is trained: the optimizer only supplies the forward pass and its workspace.
         let model = prepared.model
         let expectedMasked = Int((settings.mlmProbability * Double(settings.maxSeqLength)).rounded(.up)) + 8

@@ -56,11 +56,16 @@ public final class ProgressReporter {
 
     /// Prints a full line (eval results, checkpoint notes) without garbling the progress line.
     public func message(_ text: String) {
+        clearLine()
+        write(text + "\n")
+    }
+
+    /// Removes the progress line, so that other output starts on a line of its own.
+    public func clearLine() {
         if lineOpen {
             write("\r\u{1B}[2K")
             lineOpen = false
         }
-        write(text + "\n")
         lastDraw = -.infinity
     }
 

@@ -4,6 +4,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case io(String)
     case data(String)
     case resume(String)
+    /// Training stopped because its steps kept producing non-finite numbers.
+    case diverged(String)
 
     public var description: String {
         switch self {
@@ -11,6 +13,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .io(let m): return m
         case .data(let m): return m
         case .resume(let m): return "cannot resume: \(m)"
+        case .diverged(let m): return "training diverged: \(m)"
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import Corpus
 import Foundation
 import Model
 import Reporting
@@ -53,6 +54,10 @@ struct Adapt: ParsableCommand {
         if vocab != nil && initFrom != nil {
             throw ValidationError("give --init (a pretrained model) or --vocab/--config (from scratch), not both")
         }
+        if options.corpus.count(where: { $0 == CorpusSources.standardInput }) > 1
+            || options.validationCorpus.contains(CorpusSources.standardInput) {
+            throw ValidationError("standard input (-) can be read once: give it to --corpus only, and once")
+        }
         if resume != nil && (initFrom != nil || vocab != nil) {
             throw ValidationError("--resume continues from its checkpoint; drop --init/--vocab/--config")
         }
@@ -85,7 +90,7 @@ struct Adapt: ParsableCommand {
     }
 
     func run() throws {
-        let settings: AdaptationSettings
+        var settings: AdaptationSettings
         let source: ModelSource
         var resumed: LoadedCheckpoint?
         if let resume {
@@ -98,9 +103,18 @@ struct Adapt: ParsableCommand {
             settings = try self.settings(resumed: nil)
             source = try modelSource()
         }
-        let output = outputDir.map { URL(fileURLWithPath: $0) }
+        let output = try outputDir.map(outputFolder)
             ?? resumed?.reference.weights.deletingLastPathComponent()
-            ?? RunDirectory.defaultURL(corpus: settings.corpus, mask: settings.mask)
+            ?? RunDirectory.defaultURL(
+                corpus: settings.corpus.map { $0 == CorpusSources.standardInput ? "stdin" : $0 }, mask: settings.mask)
+        // Standard input is read once, into the run folder, so the held-out split, every epoch and a
+        // resume read the same text (the stored settings name the copy).
+        if let index = settings.corpus.firstIndex(of: CorpusSources.standardInput) {
+            settings.corpus[index] = try CorpusSources.spoolStandardInput(into: output, replacing: settings.overwrite)
+            logLine("corpus: standard input copied to \(settings.corpus[index])")
+        }
+        try Self.checkCorpus(settings.corpus)
+        try Self.checkCorpus(settings.validationCorpus)
 
         logLine(OpenBLASRuntime.kernelDescription)
         let stop = StopSignal()
@@ -118,6 +132,21 @@ struct Adapt: ParsableCommand {
         if summary.stoppedBySignal {
             throw ExitCode(128 + stop.signalNumber)
         }
+    }
+
+    /// Before the run: the files `specs` name exist, each is read once (a repeat is logged), and all are
+    /// UTF-8 text (else an error naming the file, line and byte).
+    static func checkCorpus(_ specs: [String]) throws {
+        guard !specs.isEmpty else { return }
+        let resolved = try CorpusSources.resolve(specs)
+        var logged = Set<String>()
+        for duplicate in resolved.duplicates {
+            let line = duplicate.repeated == duplicate.first
+                ? "corpus: \(duplicate.first) is named more than once; read once"
+                : "corpus: \(duplicate.repeated) is the same file as \(duplicate.first); read once"
+            if logged.insert(line).inserted { logLine(line) }
+        }
+        if let problem = try TextCheck.firstProblem(in: resolved.files) { throw CommandError(problem.description) }
     }
 
     func printSummary(_ s: AdaptationSummary) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Corpus
 import Masking
 import Optimization
 import TensorKernels
@@ -89,12 +90,34 @@ struct AdaptationOverrides: ParsableArguments {
           help: "Freeze the embeddings (word, position, type, LayerNorm); the tied MLM decoder stays frozen with them.")
     var freezeEmbeddings: Bool?
 
+    // Phases and parameter groups
+    @Option(help: "Start from a recipe's defaults (dapt: a domain corpus, one pass; tapt: the task's own training texts, many passes); other options still win.")
+    var recipe: AdaptationRecipe?
+
+    @Option(help: "First steps train only the MLM head on the frozen encoder (default: \(AdaptationSettings.automaticHeadWarmupSteps) when the starting model has no trained MLM head, else 0).")
+    var headWarmupSteps: Int?
+
+    @Option(name: .customLong("head-warmup-lr"), help: "Peak learning rate of the head warm-up (default: \(d.headWarmupLearningRate)).")
+    var headWarmupLearningRate: Double?
+
+    @Option(name: .customLong("head-lr"), help: "Learning rate of the MLM head after the warm-up (default: --lr).")
+    var headLearningRate: Double?
+
+    @Option(name: .customLong("encoder-lr"), help: "Learning rate of the top encoder layer (default: --lr).")
+    var encoderLearningRate: Double?
+
+    @Option(name: .customLong("layer-lr-decay"), help: "Each lower encoder layer, and then the embeddings, trains at this times the rate above it; 1 is off (default: \(d.layerLearningRateDecay)).")
+    var layerLearningRateDecay: Double?
+
     // Evaluation and checkpoints
     @Option(help: "Evaluate every N steps; 0: only at the start and end (default: \(d.evalEvery)).")
     var evalEvery: Int?
 
     @Option(help: "Held-out batches per evaluation (default: \(d.evalBatches)).")
     var evalBatches: Int?
+
+    @Option(help: "Stop with an error after N steps in a row with a non-finite loss or gradient norm, each skipped (default: \(d.maxBadSteps)).")
+    var maxBadSteps: Int?
 
     @Option(help: "Save a checkpoint every N steps; 0: only at the end (default: \(d.saveEvery)).")
     var saveEvery: Int?
@@ -118,8 +141,8 @@ struct AdaptationOverrides: ParsableArguments {
 
     /// Each settings field an option sets: its name, and whether a resume may change it.
     static let fields: [Field] = [
-        .training("--corpus", \.corpus, \.corpus),
-        .training("--validation-corpus", \.validationCorpus, \.validationCorpus),
+        .paths("--corpus", \.corpus, \.corpus),
+        .paths("--validation-corpus", \.validationCorpus, \.validationCorpus),
         .training("--validation-split", \.validationSplit, \.validationSplit),
         .training("--max-seq-length", \.maxSeqLength, \.maxSeqLength),
         .training("--text-column", \.textColumn, \.textColumn),
@@ -140,11 +163,17 @@ struct AdaptationOverrides: ParsableArguments {
         .training("--weight-decay", \.weightDecay, \.weightDecay),
         .training("--max-grad-norm", \.maxGradNorm, \.maxGradNorm),
         .training("--[no-]freeze-embeddings", \.freezeEmbeddings, \.freezeEmbeddings),
+        .training("--head-warmup-steps", \.headWarmupSteps, \.headWarmupSteps),
+        .training("--head-warmup-lr", \.headWarmupLearningRate, \.headWarmupLearningRate),
+        .training("--head-lr", \.headLearningRate, \.headLearningRate),
+        .training("--encoder-lr", \.encoderLearningRate, \.encoderLearningRate),
+        .training("--layer-lr-decay", \.layerLearningRateDecay, \.layerLearningRateDecay),
         .training("--seed", \.seedOption.seed, \.seed),
         .casing("--cased/--uncased", \.casing?.lowercase, \.lowercase),
         .runLength,
         .bookkeeping("--eval-every", \.evalEvery, \.evalEvery),
         .bookkeeping("--eval-batches", \.evalBatches, \.evalBatches),
+        .bookkeeping("--max-bad-steps", \.maxBadSteps, \.maxBadSteps),
         .bookkeeping("--save-every", \.saveEvery, \.saveEvery),
         .bookkeeping("--keep-last", \.keepLast, \.keepLast),
         .bookkeeping("--[no-]overwrite", \.overwrite, \.overwrite),
@@ -161,16 +190,17 @@ struct AdaptationOverrides: ParsableArguments {
         }
     }
 
-    /// The settings of a new run: the given options over `base` (the defaults).
+    /// The settings of a new run: the given options over `base` (the defaults, or the `--recipe`'s).
     func applied(to base: AdaptationSettings = .defaults) -> AdaptationSettings {
-        var settings = base
+        var settings = recipe?.defaults ?? base
         for field in Self.fields { field.apply(self, &settings) }
         return settings
     }
 
     /// The given training-defining options that differ from a resumed run's `saved` settings.
     func conflicts(with saved: AdaptationSettings) -> [String] {
-        Self.fields.filter { !$0.mayChangeOnResume }.compactMap { $0.conflict(self, saved) }
+        let recipeConflict = recipe.flatMap { $0 == saved.recipe ? nil : "--recipe (the run used \(saved.recipe?.rawValue ?? "none"))" }
+        return Self.fields.filter { !$0.mayChangeOnResume }.compactMap { $0.conflict(self, saved) } + [recipeConflict].compactMap { $0 }
     }
 
     /// The saved settings of the run being resumed, with the given bookkeeping options (steps,
@@ -213,16 +243,45 @@ struct AdaptationOverrides: ParsableArguments {
             _ setting: WritableKeyPath<AdaptationSettings, Value> & Sendable
         ) -> Field { make(option, mayChangeOnResume: false, given, setting) }
 
+        /// A setting whose default is "unset" (nil), e.g. a rate that falls back to `--lr`.
+        static func training<Value: Equatable & Sendable>(
+            _ option: String, _ given: KeyPath<AdaptationOverrides, Value?> & Sendable,
+            _ setting: WritableKeyPath<AdaptationSettings, Value?> & Sendable
+        ) -> Field {
+            Field(
+                option: option, mayChangeOnResume: false,
+                apply: { overrides, settings in
+                    if let value = overrides[keyPath: given] { settings[keyPath: setting] = value }
+                },
+                conflict: { overrides, saved in
+                    guard let value = overrides[keyPath: given], value != saved[keyPath: setting] else { return nil }
+                    return "\(option) (the run used \(saved[keyPath: setting].map { "\($0)" } ?? "none"))"
+                })
+        }
+
         static func bookkeeping<Value: Equatable & Sendable>(
             _ option: String, _ given: KeyPath<AdaptationOverrides, Value?> & Sendable,
             _ setting: WritableKeyPath<AdaptationSettings, Value> & Sendable
         ) -> Field { make(option, mayChangeOnResume: true, given, setting) }
 
-        /// A repeatable option: given when not empty.
-        static func training(
+        /// A repeatable path option: given when not empty; the paths (and globs) are stored absolute, so a
+        /// resume from another working folder reads the same files. A resume compares absolute paths (a
+        /// run stored before paths were absolute is taken from the working folder).
+        static func paths(
             _ option: String, _ given: KeyPath<AdaptationOverrides, [String]> & Sendable,
             _ setting: WritableKeyPath<AdaptationSettings, [String]> & Sendable
-        ) -> Field { make(option, mayChangeOnResume: false, \.[nonEmpty: given], setting) }
+        ) -> Field {
+            let stored = make(option, mayChangeOnResume: false, \.[absolutePaths: given], setting)
+            return Field(
+                option: option, mayChangeOnResume: false, apply: stored.apply,
+                conflict: { overrides, saved in
+                    var absolute = saved
+                    absolute[keyPath: setting] = saved[keyPath: setting].map { CorpusSources.absolute($0) }
+                    return stored.conflict(overrides, absolute).map { _ in
+                        "\(option) (the run used \(saved[keyPath: setting]))"
+                    }
+                })
+        }
 
         /// Casing: nil in the settings means the model's own; a resume compares against uncased then,
         /// as the shipped models are.
@@ -253,8 +312,9 @@ struct AdaptationOverrides: ParsableArguments {
             conflict: { _, _ in nil })
     }
 
-    subscript(nonEmpty path: KeyPath<AdaptationOverrides, [String]>) -> [String]? {
+    subscript(absolutePaths path: KeyPath<AdaptationOverrides, [String]>) -> [String]? {
         let value = self[keyPath: path]
-        return value.isEmpty ? nil : value
+        return value.isEmpty ? nil : value.map { CorpusSources.absolute($0) }
     }
 }
+extension AdaptationRecipe: ExpressibleByArgument {}

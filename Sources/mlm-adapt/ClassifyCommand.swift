@@ -90,8 +90,8 @@ struct FineTuneArguments: ParsableArguments {
             patience: patience > 0 ? patience : nil, metric: metric, seed: seedOption.resolvedSeed,
             maxSeqLength: maxSeqLength, balancedClassWeights: balanced, freeze: try freezeOptions(),
             threads: runtime.resolvedThreads)
-        try runtime.apply()
-        let output = outputDir.map { URL(fileURLWithPath: $0) }
+        let precision = try runtime.start()
+        let output = try outputDir.map(outputFolder)
             ?? RunFolder.defaultURL(command: task, data: RunFolder.dataName(train))
         let initURL: URL
         if let path = `init` {
@@ -106,7 +106,7 @@ struct FineTuneArguments: ParsableArguments {
             initCheckpoint: initURL, train: URL(fileURLWithPath: train),
             validation: URL(fileURLWithPath: validation), test: test.map { URL(fileURLWithPath: $0) }, columns: columns,
             tuning: tuning, outputDirectory: output, maxTrainExamples: maxTrainExamples,
-            maxValidationExamples: maxValidationExamples, saveCheckpoint: !noSave,
+            maxValidationExamples: maxValidationExamples, saveCheckpoint: !noSave, precision: precision,
             arguments: ["command": arguments.joined(separator: " ")])
     }
 }
@@ -161,7 +161,6 @@ struct ClassifyCommand: ParsableCommand {
             task: "classify", metric: metric, balanced: classWeights == "balanced",
             columns: TextColumns(text: textColumn, pair: textPairColumn, label: labelColumn),
             arguments: CommandLine.arguments)
-        logLine(OpenBLASRuntime.kernelDescription)
         let report = try ClassificationRun.run(kind: .sequence, options: options, progress: .standardError, log: logLine)
         printSummary(report, options: options)
     }

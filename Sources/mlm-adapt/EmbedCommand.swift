@@ -51,7 +51,7 @@ struct EmbedCommand: ParsableCommand {
     var runtime: RuntimeOptions
 
     func run() throws {
-        let precision = try runtime.apply()
+        let precision = try runtime.start()
         let url = URL(fileURLWithPath: file ?? "/dev/stdin")
         let texts: [TextExample]
         if let file, TableFormat.named(by: URL(fileURLWithPath: file)) != nil {

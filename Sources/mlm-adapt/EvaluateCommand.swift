@@ -73,10 +73,11 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        try runtime.apply()
+        let precision = try runtime.start()
         let reference = try CheckpointReference.resolve(checkpoint)
         let url = reference.displayURL
         let prepared = try ModelLoading.prepare(reference, heads: .maskedLM)
+        prepared.model.setPrecision(precision)
         if prepared.createdMaskedLMHead {
             FileHandle.standardError.write(Data(
                 "warning: \(checkpoint) has no MLM head; a random one was created, so the scores mean nothing\n".utf8))

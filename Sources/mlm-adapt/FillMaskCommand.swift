@@ -40,13 +40,14 @@ struct FillMask: ParsableCommand {
     }
 
     func run() throws {
-        try runtime.apply()
+        let precision = try runtime.start()
         let prepared = try ModelLoading.prepare(
             CheckpointReference.resolve(checkpoint), heads: .maskedLM, lowercase: casing?.lowercase)
         if prepared.createdMaskedLMHead {
             FileHandle.standardError.write(Data(
                 "warning: \(checkpoint) has no MLM head; a random one was created, so predictions are meaningless\n".utf8))
         }
+        prepared.model.setPrecision(precision)
         let predictor = MaskPredictor(prepared: prepared)
         for text in texts {
             let predictions = try predictor.predict(text, topK: topK)

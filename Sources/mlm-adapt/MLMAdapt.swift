@@ -51,6 +51,12 @@ struct MLMAdapt: ParsableCommand {
     }
 }
 
+/// A user-facing failure: ArgumentParser prints "Error: <message>" (no usage text) and exits with status 1.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// A log line of a command: standard error, unbuffered, so a redirected log shows it at once.
 func logLine(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))

@@ -18,7 +18,6 @@ struct NERCommand: ParsableCommand {
     func run() throws {
         let options = try common.runOptions(
             task: "ner", metric: .accuracy, balanced: false, columns: TextColumns(), arguments: CommandLine.arguments)
-        logLine(OpenBLASRuntime.kernelDescription)
         let report = try ClassificationRun.run(kind: .token, options: options, progress: .standardError, log: logLine)
         printSummary(report, options: options)
     }

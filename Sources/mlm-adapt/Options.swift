@@ -31,11 +31,16 @@ struct RuntimeOptions: ParsableArguments {
         do { _ = try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError("\(error)") }
     }
 
-    /// Sets the worker threads (BLAS and TensorKernels) and returns the precision to run in.
-    @discardableResult
-    func apply() throws -> ResolvedPrecision {
+    /// Starts a command that runs the model: sets the worker threads (BLAS and TensorKernels), resolves
+    /// the precision, and logs the BLAS kernel, the precision, the GEMM backend and oneDNN's implementation
+    /// string, as `adapt` opens its run. Hand the result to `BertModel.setPrecision` of every model it runs.
+    func start(log: (String) -> Void = logLine) throws -> ResolvedPrecision {
         OpenBLASRuntime.setThreads(resolvedThreads)
-        do { return try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError("\(error)") }
+        let resolved: ResolvedPrecision
+        do { resolved = try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError("\(error)") }
+        log(OpenBLASRuntime.kernelDescription)
+        log(resolved.logLine)
+        return resolved
     }
 }
 
@@ -59,4 +64,21 @@ enum Casing: String, EnumerableFlag {
     }
 
     var lowercase: Bool { self == .uncased }
+}
+
+/// `--output-dir PATH` as a folder URL. PATH (or the nearest part of it that exists) must be a folder:
+/// an existing file there is refused by name, before the run reads or writes anything.
+func outputFolder(_ path: String) throws -> URL {
+    let url = URL(fileURLWithPath: path).standardizedFileURL
+    var existing = url
+    while !FileManager.default.fileExists(atPath: existing.path) && existing.path != "/" {
+        existing.deleteLastPathComponent()
+    }
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: existing.path, isDirectory: &isFolder), !isFolder.boolValue {
+        throw CommandError(existing == url
+            ? "--output-dir \(path) is an existing file, not a folder; choose another --output-dir"
+            : "--output-dir \(path): \(existing.path) is a file, not a folder; choose another --output-dir")
+    }
+    return url
 }

@@ -34,7 +34,7 @@ struct PredictCommand: ParsableCommand {
     var runtime: RuntimeOptions
 
     func run() throws {
-        let precision = try runtime.apply()
+        let precision = try runtime.start()
         let opened = try CheckpointReference.resolve(URL(fileURLWithPath: checkpoint)).open()
         let texts = try DataReader.readLines(from: URL(fileURLWithPath: file))
         let lines: [String]

@@ -131,7 +131,7 @@ struct SetFitCommand: ParsableCommand {
     }
 
     func run() throws {
-        let precision = try runtime.apply()
+        let precision = try runtime.start()
         let initURL: URL
         if let path = `init` {
             initURL = URL(fileURLWithPath: path)
@@ -146,7 +146,6 @@ struct SetFitCommand: ParsableCommand {
             test: test.map { URL(fileURLWithPath: $0) }, columns: TextColumns(text: textColumn, label: labelColumn),
             settings: settings(), precision: precision, outputDirectory: output, saveCheckpoint: !noSave,
             arguments: ["command": CommandLine.arguments.joined(separator: " ")])
-        logLine(OpenBLASRuntime.kernelDescription)
         let report = try SetFitRun.run(options, progress: .standardError, log: logLine)
         func print(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
         for (title, metrics) in [("dev", report.validation)] + (report.test.map { [("test", $0)] } ?? []) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Corpus
 import Foundation
 import Tokenizer
 
@@ -19,7 +20,7 @@ struct TokenizeCommand: ParsableCommand {
     var cased = false
     @Flag(help: "Do not add [CLS] and [SEP].")
     var noSpecialTokens = false
-    @Argument(help: "Text file to tokenize (standard input when omitted).")
+    @Argument(help: "Text file to tokenize (standard input when omitted or -).")
     var file: String?
 
     func run() throws {
@@ -27,13 +28,13 @@ struct TokenizeCommand: ParsableCommand {
         do {
             vocabulary = try Vocabulary(contentsOf: URL(fileURLWithPath: vocab))
         } catch {
-            throw TokenizerCommandError("bad vocabulary: \(error)")
+            throw CommandError("bad vocabulary: \(error)")
         }
         let tokenizer = WordPieceTokenizer(vocabulary: vocabulary, lowercase: !cased)
         let data: Data
-        if let file {
+        if let file, file != CorpusSources.standardInput {
             guard let contents = FileManager.default.contents(atPath: file) else {
-                throw TokenizerCommandError("cannot read \(file)")
+                throw CommandError("cannot read \(file)")
             }
             data = contents
         } else {
@@ -53,10 +54,4 @@ struct TokenizeCommand: ParsableCommand {
         }
         FileHandle.standardOutput.write(Data(output))
     }
-}
-
-/// A user-facing failure: ArgumentParser prints "Error: <message>" and exits with status 1.
-struct TokenizerCommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

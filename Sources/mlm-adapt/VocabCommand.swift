@@ -38,7 +38,7 @@ struct VocabCommand: ParsableCommand {
         var bytes = 0
         for path in corpus {
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw TokenizerCommandError("cannot read corpus file \(path)")
+                throw CommandError("cannot read corpus file \(path)")
             }
             bytes += data.count
             trainer.feed(String(decoding: data, as: UTF8.self)[...])
@@ -48,13 +48,13 @@ struct VocabCommand: ParsableCommand {
         do {
             try text.write(toFile: out, atomically: true, encoding: .utf8)
         } catch {
-            throw TokenizerCommandError("cannot write \(out): \(error.localizedDescription)")
+            throw CommandError("cannot write \(out): \(error.localizedDescription)")
         }
         print(String(format: "wrote %@: %d tokens from %d bytes in %.2f s", out, tokens.count, bytes,
                      Date().timeIntervalSince(start)))
         if let compare {
             guard let other = FileManager.default.contents(atPath: compare) else {
-                throw TokenizerCommandError("cannot read \(compare)")
+                throw CommandError("cannot read \(compare)")
             }
             let otherTokens = Set(String(decoding: other, as: UTF8.self).split(separator: "\n").map(String.init))
             let shared = tokens.filter(otherTokens.contains).count

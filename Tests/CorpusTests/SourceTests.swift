@@ -3,7 +3,7 @@ import Testing
 @testable import Corpus
 
 private func resolved(_ sources: [String]) throws -> [String] {
-    try CorpusSources.resolve(sources).map { String($0.dropFirst(Fixture.folder.path.count + 1)) }
+    try CorpusSources.resolve(sources).files.map { String($0.dropFirst(Fixture.folder.path.count + 1)) }
 }
 
 @Test("folders are searched recursively for .txt and .gz, sorted; globs support *, ? and **", arguments: [
@@ -80,13 +80,13 @@ func badSourcesThrow() throws {
     let glob = Fixture.path("folder/**/*.json")
     #expect(throws: CorpusError.globMatchedNothing(pattern: glob)) { try firstBatch([glob]) }
     let blank = Fixture.path("blank.txt")
-    #expect(throws: CorpusError.emptyCorpus(sources: [blank], split: .train)) { try firstBatch([blank]) }
+    #expect(throws: CorpusError.emptyCorpus(sources: [blank], split: .train, documents: 0)) { try firstBatch([blank]) }
     let truncated = Fixture.path("truncated.txt.gz")
     #expect(throws: CorpusError.truncatedGzip(path: truncated)) { try firstBatch([Fixture.path("folder/a.txt"), truncated]) }
     let notGzip = Fixture.path("not-gzip.gz")
     #expect(throws: CorpusError.corruptGzip(path: notGzip, detail: "incorrect header check")) { try firstBatch([notGzip]) }
     for error in [CorpusError.missingFile(path: missing), .noTextFiles(folder: noText), .truncatedGzip(path: truncated),
-                  .globMatchedNothing(pattern: glob), .emptyCorpus(sources: [blank], split: .train)] {
+                  .globMatchedNothing(pattern: glob), .emptyCorpus(sources: [blank], split: .train, documents: 0)] {
         #expect(error.description.contains(Fixture.folder.path))
     }
 }

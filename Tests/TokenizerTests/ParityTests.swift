@@ -5,8 +5,8 @@ import Testing
 /// Golden outputs of HF `tokenizers` 0.23.3 (Scripts/fixtures/tokenizer/generate.py).
 @Suite struct ParityTests {
     static let cases: [(vocab: String, input: String)] = [
-        ("uncased", "legal_sample"), ("uncased", "edge_cases"), ("uncased", "random_unicode"),
-        ("cased", "legal_sample"), ("cased", "edge_cases"), ("cased", "random_unicode"),
+        ("uncased", "legal_sample"), ("uncased", "edge_cases"), ("uncased", "random_unicode"), ("uncased", "combining_marks"),
+        ("cased", "legal_sample"), ("cased", "edge_cases"), ("cased", "random_unicode"), ("cased", "combining_marks"),
     ]
 
     @Test(arguments: cases)

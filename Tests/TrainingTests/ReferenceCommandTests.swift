@@ -71,8 +71,14 @@ import Testing
         let stderr: String
     }
 
-    static func mlmAdapt(_ arguments: [String]) throws -> Output {
+    /// Runs the built `mlm-adapt` to its end; `input` is its standard input (none when nil).
+    static func mlmAdapt(_ arguments: [String], environment: [String: String] = [:], input: Data? = nil,
+                         directory: URL? = nil) throws -> Output {
         let process = try SignalTests.command(arguments)
+        process.environment?.merge(environment) { $1 }
+        if let directory { process.currentDirectoryURL = directory }
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -82,6 +88,10 @@ import Testing
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
+        if let input {
+            try stdin.fileHandleForWriting.write(contentsOf: input)
+            try stdin.fileHandleForWriting.close()
+        }
         process.waitUntilExit()
         return Output(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
                       stderr: try String(contentsOf: err, encoding: .utf8))

@@ -21,9 +21,12 @@ import Training
         #expect(try Self.overrides([]).conflicts(with: AdaptationSettings.defaults).isEmpty)
     }
 
+    static let cwd = FileManager.default.currentDirectoryPath
     static let newRuns: [([String], Change)] = [
-        (["--corpus", "a.txt", "--corpus", "b/*.txt"], { $0.corpus = ["a.txt", "b/*.txt"] }),
-        (["--validation-corpus", "dev.txt"], { $0.validationCorpus = ["dev.txt"] }),
+        // Stored absolute, so `--resume` works from any working folder.
+        (["--corpus", "a.txt", "--corpus", "./b/*.txt"], { $0.corpus = [cwd + "/a.txt", cwd + "/b/*.txt"] }),
+        (["--corpus", "/data/../x/a.txt", "--corpus", "-"], { $0.corpus = ["/x/a.txt", "-"] }),
+        (["--validation-corpus", "dev.txt"], { $0.validationCorpus = [cwd + "/dev.txt"] }),
         (["--validation-split", "0.2", "--max-seq-length", "64"], { $0.validationSplit = 0.2; $0.maxSeqLength = 64 }),
         (["--text-column", "body"], { $0.textColumn = "body" }),
         (["--mask", "span", "--mlm-probability", "0.2"], { $0.mask = .span; $0.mlmProbability = 0.2 }),
@@ -39,6 +42,13 @@ import Training
         (["--max-steps", "10"], { $0.maxSteps = 10; $0.epochs = nil }),
         (["--epochs", "2.5"], { $0.epochs = 2.5; $0.maxSteps = nil }),
         (["--freeze-embeddings"], { $0.freezeEmbeddings = true }),
+        (["--head-warmup-steps", "50", "--head-warmup-lr", "2e-3"], { $0.headWarmupSteps = 50; $0.headWarmupLearningRate = 2e-3 }),
+        (["--head-lr", "1e-3", "--encoder-lr", "3e-5", "--layer-lr-decay", "0.8"],
+         { $0.headLearningRate = 1e-3; $0.encoderLearningRate = 3e-5; $0.layerLearningRateDecay = 0.8 }),
+        (["--recipe", "tapt"], { $0 = AdaptationRecipe.tapt.defaults }),
+        // A recipe gives defaults; given options win over them.
+        (["--recipe", "dapt", "--lr", "3e-5", "--mask", "span"],
+         { $0 = AdaptationRecipe.dapt.defaults; $0.learningRate = 3e-5; $0.mask = .span }),
         (["--eval-every", "0", "--eval-batches", "5", "--save-every", "0", "--keep-last", "1"],
          { $0.evalEvery = 0; $0.evalBatches = 5; $0.saveEvery = 0; $0.keepLast = 1 }),
         (["--threads", "3", "--precision", "fp32", "--seed", "9"], { $0.threads = 3; $0.precision = .fp32; $0.seed = 9 }),
@@ -64,6 +74,8 @@ import Training
         s.maskRatio = 0.7; s.randomRatio = 0.2; s.staticMasking = true; s.spanP = 0.3; s.maxSpanLength = 4
         s.batchSize = 8; s.gradAccum = 2; s.learningRate = 1e-4; s.warmup = .steps(10); s.schedule = .cosine
         s.weightDecay = 0.02; s.maxGradNorm = 0.5; s.freezeEmbeddings = true; s.seed = 7; s.lowercase = true
+        s.headWarmupSteps = 100; s.headWarmupLearningRate = 2e-3; s.headLearningRate = 3e-4; s.encoderLearningRate = 5e-5
+        s.layerLearningRateDecay = 0.9; s.recipe = .dapt
         s.evalEvery = 50; s.evalBatches = 4; s.saveEvery = 100; s.keepLast = 2; s.threads = 2; s.precision = .fp32
         return s
     }()
@@ -82,7 +94,15 @@ import Training
         (["--schedule", "linear"], "--schedule"), (["--weight-decay", "0.01"], "--weight-decay"),
         (["--max-grad-norm", "1"], "--max-grad-norm"), (["--no-freeze-embeddings"], "freeze-embeddings"),
         (["--seed", "42"], "--seed"), (["--cased"], "--cased/--uncased"),
+        (["--head-warmup-steps", "0"], "--head-warmup-steps"), (["--head-warmup-lr", "1e-3"], "--head-warmup-lr"),
+        (["--head-lr", "1e-4"], "--head-lr"), (["--encoder-lr", "1e-4"], "--encoder-lr"),
+        (["--layer-lr-decay", "1"], "--layer-lr-decay"),
     ]
+
+    @Test func aResumeRefusesAnotherRecipe() throws {
+        #expect(try Self.overrides(["--recipe", "tapt"]).conflicts(with: Self.saved) == ["--recipe (the run used dapt)"])
+        #expect(try Self.overrides(["--recipe", "dapt"]).conflicts(with: Self.saved).isEmpty)
+    }
 
     @Test(arguments: trainingDefining.indices)
     func aResumeRefusesATrainingDefiningChangeNamingIt(index: Int) throws {
@@ -108,6 +128,7 @@ import Training
         (["--epochs", "3"], { $0.maxSteps = nil; $0.epochs = 3 }),
         (["--eval-every", "10", "--eval-batches", "8"], { $0.evalEvery = 10; $0.evalBatches = 8 }),
         (["--save-every", "20", "--keep-last", "5"], { $0.saveEvery = 20; $0.keepLast = 5 }),
+        (["--max-bad-steps", "3"], { $0.maxBadSteps = 3 }),
         (["--threads", "1", "--precision", "auto"], { $0.threads = 1; $0.precision = .auto }),
         // Repeating the run's own training settings is not a change.
         (["--corpus", "legal.txt", "--mask", "span", "--seed", "7", "--uncased", "--static-masking"], { _ in }),
@@ -139,6 +160,10 @@ import Training
         (["--threads", "0"], "--threads"), (["--threads", "300"], "--threads"),
         (["--precision", "fp8"], "--precision"),
         (["--seed", "-1"], "--seed"),
+        (["--head-warmup-steps", "-1"], "--head-warmup-steps"), (["--head-warmup-lr", "0"], "--head-warmup-lr"),
+        (["--head-lr", "1"], "--head-lr"), (["--encoder-lr", "-1e-5"], "--encoder-lr"),
+        (["--layer-lr-decay", "0"], "--layer-lr-decay"), (["--max-bad-steps", "0"], "--max-bad-steps"), (["--layer-lr-decay", "1.1"], "--layer-lr-decay"),
+        (["--recipe", "dpt"], "--recipe"),
         (["--validation-split", "0.1", "--validation-corpus", "dev.txt"], "--validation-corpus or --validation-split"),
     ]
 
