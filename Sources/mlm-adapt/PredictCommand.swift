@@ -44,6 +44,7 @@ struct PredictCommand: ParsableCommand {
             lines = try setfit.predictionLines(texts, batchSize: batchSize)
         } else {
             let loaded = try ClassifierCheckpoint.load(opened)
+            loaded.model.setPrecision(precision)
             lines = try Predictor.predict(texts, with: loaded, maxSeqLength: maxSeqLength, batchSize: batchSize)
         }
         let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
