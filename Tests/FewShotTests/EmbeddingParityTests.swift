@@ -4,6 +4,7 @@ import Model
 import Testing
 
 @testable import SentenceEmbedding
+import FewShot
 
 /// `SentenceEncoder` against `SentenceTransformer(folder).encode(texts, normalize_embeddings=True)` on
 /// committed goldens (Scripts/fixtures/fewshot/generate.py): empty, one-letter, accented, emoji, upper-case and
@@ -84,5 +85,47 @@ import Testing
         #expect(lines.count == 2)
         #expect(lines[1]?["index"] as? Int == 1)
         #expect((lines[1]?["embedding"] as? [Double]) == [3, 4, 5])
+    }
+}
+
+/// The contrastive training signal end to end: `CosineSimilarityLoss` on mean-pooled embeddings, back through
+/// `SentenceEncoder.backward` (the pooling) and the encoder, against central finite differences of the loss.
+@Suite struct PooledGradientTests {
+    @Test(arguments: [Pooling.mean, .cls])
+    func encoderGradientMatchesFiniteDifferences(pooling: Pooling) throws {
+        let prepared = try ModelLoading.prepare(
+            CheckpointReference.resolve(Fixtures.tinyModel), heads: .exactly(ModelHeads(maskedLM: false, pooler: false)))
+        let model = prepared.model
+        let encoder = try SentenceEncoder(model: model, tokenizer: prepared.tokenizer, pooling: pooling, maxRows: 4)
+        // Two pairs of texts of different lengths (padding in the batch), one positive, one negative.
+        let texts = ["alpha apple red", "the cherry is blue and green", "alpha red", "banana"].map(encoder.tokenize)
+        let targets: [Float] = [1, 0]
+        let h = encoder.hiddenSize
+        var gradient = [Float](repeating: 0, count: 4 * h)
+        func loss() throws -> Double {
+            try encoder.forward(texts, training: false, dropoutSeed: 0)
+            return gradient.withUnsafeMutableBufferPointer {
+                CosineSimilarityLoss.lossAndGradient(embeddings: encoder.pooled.baseAddress!, targets: targets, dimension: h, gradient: $0.baseAddress!)
+            }
+        }
+        _ = try loss()
+        model.zeroGradients()
+        gradient.withUnsafeBufferPointer { encoder.backward(pooledGradient: $0.baseAddress!) }
+        for name in ["bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight",
+                     "bert.encoder.layer.1.output.dense.bias"] {
+            let values = try #require(model.tensor(name)), grads = try #require(model.gradient(name))
+            // The largest-gradient entries, where finite differences are well above rounding.
+            let picked = (0..<values.count).sorted { abs(grads[$0]) > abs(grads[$1]) }.prefix(3)
+            for i in picked {
+                let saved = values[i], step: Float = 1e-2
+                values[i] = saved + step; model.parametersDidChange()
+                let plus = try loss()
+                values[i] = saved - step; model.parametersDidChange()
+                let minus = try loss()
+                values[i] = saved; model.parametersDidChange()
+                let numeric = (plus - minus) / Double(2 * step)
+                #expect(abs(numeric - Double(grads[i])) < 1e-3 + 2e-2 * abs(numeric), "\(name)[\(i)]: \(numeric) vs \(grads[i])")
+            }
+        }
     }
 }
