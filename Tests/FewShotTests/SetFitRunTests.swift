@@ -92,6 +92,21 @@ import Testing
         #expect(report.test!.loss < baseline.test!.loss)
     }
 
+    @Test func differentiableHeadLearnsTheToyTaskEndToEnd() throws {
+        let folder = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var settings = Self.toySettings
+        settings.head = .differentiable
+        settings.headEpochs = 8
+        settings.bodyLearningRate = 1e-3
+        var options = try options(folder: folder, train: Self.toyTable(perClass: 10, seed: 1), settings: settings)
+        options.saveCheckpoint = false
+        let report = try SetFitRun.run(options, log: { _ in })
+        #expect(report.fewShot?.head == "differentiable")
+        #expect(report.test?.classification?.accuracy == 1.0)
+        #expect((report.fewShot?.headTrainLoss ?? 1) < 0.5)
+    }
+
     @Test func frozenBaselineLeavesTheEncoderUntouched() throws {
         let folder = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
