@@ -5,6 +5,7 @@ import PackageDescription
 // SeededRandom (the one SplitMix64) sits under everything that draws random numbers.
 // Tokenizer → Corpus → Masking ───────────────────→ Training ───────────┐
 // TensorKernels → Model → Checkpoint, Optimization → Training, Classification → mlm-adapt (CLI)
+// Model → SentenceEmbedding (pooled sentence vectors) → FewShot (SetFit, beside Classification) → mlm-adapt
 // mlm-bench measures the layers below Training.
 // Reporting (run folders, summary.json, report.html, progress; Foundation only) sits below Training and Classification.
 let package = Package(
@@ -47,17 +48,25 @@ let package = Package(
             dependencies: [
                 "Checkpoint", "Model", "Optimization", "Reporting", "SeededRandom", "Tables", "TensorKernels", "Tokenizer",
             ]),
+        .target(name: "SentenceEmbedding", dependencies: ["Model", "TensorKernels", "Tokenizer"]),
+        .target(
+            name: "FewShot",
+            dependencies: [
+                "Checkpoint", "Classification", "Model", "Optimization", "Reporting", "SentenceEmbedding", "TensorKernels",
+                "Tokenizer",
+            ]),
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
-                "Checkpoint", "Classification", "Corpus", "Masking", "Model", "Optimization", "Reporting", "TensorKernels",
+                "Checkpoint", "Classification", "Corpus", "FewShot", "Masking", "Model", "Optimization", "Reporting",
+                "SentenceEmbedding", "TensorKernels",
                 "Tokenizer", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "mlm-bench",
             dependencies: [
-                "Checkpoint", "Corpus", "Masking", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer",
+                "Checkpoint", "Classification", "Corpus", "FewShot", "Masking", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/mlm-bench"),
@@ -78,6 +87,9 @@ let package = Package(
             name: "ClassificationTests",
             dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer"]),
         .testTarget(name: "ReportingTests", dependencies: ["CZlib", "Reporting"]),
+        .testTarget(
+            name: "FewShotTests",
+            dependencies: ["Checkpoint", "Classification", "FewShot", "Model", "SentenceEmbedding", "Tokenizer"]),
         .testTarget(name: "MLMBenchTests", dependencies: ["mlm-bench"]),
         .testTarget(name: "mlm-adaptTests", dependencies: ["mlm-adapt", "Corpus", "Masking", "Optimization", "TensorKernels", "Training"]),
     ]

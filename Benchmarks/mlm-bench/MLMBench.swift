@@ -17,6 +17,7 @@ struct MLMBench: ParsableCommand {
             AllBenchmark.self,
             TrainStepBenchmark.self,
             FineTuneBenchmark.self,
+            SetFitBenchmark.self,
         ]
     )
 

@@ -36,7 +36,11 @@ public enum ClassifierCheckpoint {
     /// Loads a fine-tuned classifier written by `save` (or by `transformers`' `save_pretrained` with a vocab.txt),
     /// from any `CheckpointReference` (a classify run folder included).
     public static func load(from source: URL) throws -> LoadedClassifier {
-        let checkpoint = try CheckpointReference.resolve(source).open()
+        try load(CheckpointReference.resolve(source).open())
+    }
+
+    /// The same, from a checkpoint already opened.
+    public static func load(_ checkpoint: LoadedCheckpoint) throws -> LoadedClassifier {
         guard let config = checkpoint.config else {
             throw ClassificationError.invalidCheckpoint("\(checkpoint.source): no config")
         }

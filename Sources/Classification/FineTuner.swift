@@ -269,11 +269,11 @@ final class FeatureCache {
 }
 
 /// Fisher–Yates with a SplitMix64 stream: the same seed gives the same order on every platform.
-struct SeededShuffle {
+public struct SeededShuffle {
     private var generator: SplitMix64
-    init(seed: UInt64) { generator = SplitMix64(afterOneDrawFrom: seed) }
+    public init(seed: UInt64) { generator = SplitMix64(afterOneDrawFrom: seed) }
 
-    mutating func shuffle(_ values: inout [Int]) {
+    public mutating func shuffle(_ values: inout [Int]) {
         guard values.count > 1 else { return }
         for i in stride(from: values.count - 1, to: 0, by: -1) {
             let j = Int(generator.next() % UInt64(i + 1))

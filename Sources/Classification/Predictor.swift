@@ -14,20 +14,15 @@ public enum Predictor {
         let maxLength = min(maxSeqLength, loaded.model.config.maxPositionEmbeddings)
         let classifier = try Classifier(
             kind: loaded.kind, model: loaded.model, labels: loaded.labels, batchSize: batchSize, maxSeqLength: maxLength)
-        let names = loaded.labels.names
         let filled = texts.indices.filter { !texts[$0].text.allSatisfy(\.isWhitespace) }
         var objects: [[String: Any]] = texts.enumerated().map { index, text in ["index": index, "text": text.text] }
         switch loaded.kind {
         case .sequence:
             let encoded = TaskEncoder.encode(filled.map { texts[$0] }, labels: nil, tokenizer: loaded.tokenizer, maxLength: maxLength)
             let predictions = try classifier.predict(encoded)
-            for index in texts.indices { objects[index].merge(["label": NSNull(), "score": NSNull(), "probabilities": [String: Double]()]) { $1 } }
-            for (row, index) in filled.enumerated() {
-                let p = predictions.probabilities[row], best = Int(predictions.labels[row])
-                objects[index]["label"] = names[best]
-                objects[index]["score"] = Double(p[best])
-                objects[index]["probabilities"] = Dictionary(uniqueKeysWithValues: zip(names, p.map(Double.init)))
-            }
+            return try sequenceLines(
+                texts, probabilities: Dictionary(uniqueKeysWithValues: zip(filled, predictions.probabilities)),
+                names: loaded.labels.names)
         case .token:
             let split = filled.map { Words(texts[$0].text) }
             let sentences = zip(filled, split).map { index, words in
@@ -48,6 +43,24 @@ public enum Predictor {
             }
         }
         return try objects.map(jsonLine)
+    }
+
+    /// A sequence classifier's lines: `probabilities` holds the class probabilities of each text that has
+    /// one (by index); the others (blank texts) get `label` and `score` null and no probabilities. The label
+    /// is the most probable class (the first of equals).
+    public static func sequenceLines(_ texts: [TextExample], probabilities: [Int: [Float]], names: [String]) throws -> [String] {
+        try texts.enumerated().map { index, text in
+            var object: [String: Any] = [
+                "index": index, "text": text.text, "label": NSNull(), "score": NSNull(), "probabilities": [String: Double](),
+            ]
+            if let p = probabilities[index] {
+                let best = Classifier.argmax(p)
+                object["label"] = names[best]
+                object["score"] = Double(p[best])
+                object["probabilities"] = Dictionary(uniqueKeysWithValues: zip(names, p.map(Double.init)))
+            }
+            return try jsonLine(object)
+        }
     }
 
     /// A text split at whitespace, with each word's Unicode-scalar range in the text.

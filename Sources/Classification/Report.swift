@@ -32,6 +32,10 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var trainLoss: Double
     public var validation: SplitMetrics
     public var seconds: Double
+
+    public init(epoch: Int, trainLoss: Double, validation: SplitMetrics, seconds: Double) {
+        self.epoch = epoch; self.trainLoss = trainLoss; self.validation = validation; self.seconds = seconds
+    }
 }
 
 /// Everything a run writes to `report.json`.
@@ -56,6 +60,23 @@ public struct RunReport: Codable, Sendable {
     public var test: SplitMetrics?
     public var checkpoint: String?
     public var seconds: Double
+    /// SetFit runs only: the few-shot subset, the pairs and the head.
+    public var fewShot: FewShotSummary? = nil
+
+    public init(
+        task: String, initCheckpoint: String, arguments: [String: String], labels: [String], initializedTensors: [String],
+        trainableParameters: Int, frozenParameters: Int, trainExamples: Int, validationExamples: Int, testExamples: Int?,
+        truncatedExamples: Int, epochs: [EpochRecord], bestEpoch: Int, stoppedEarly: Bool, validation: SplitMetrics,
+        test: SplitMetrics?, checkpoint: String?, seconds: Double, fewShot: FewShotSummary? = nil
+    ) {
+        self.task = task; self.initCheckpoint = initCheckpoint; self.arguments = arguments; self.labels = labels
+        self.initializedTensors = initializedTensors; self.trainableParameters = trainableParameters
+        self.frozenParameters = frozenParameters; self.trainExamples = trainExamples
+        self.validationExamples = validationExamples; self.testExamples = testExamples
+        self.truncatedExamples = truncatedExamples; self.epochs = epochs; self.bestEpoch = bestEpoch
+        self.stoppedEarly = stoppedEarly; self.validation = validation; self.test = test; self.checkpoint = checkpoint
+        self.seconds = seconds; self.fewShot = fewShot
+    }
 
     public func write(to url: URL) throws {
         let encoder = JSONEncoder()
@@ -63,6 +84,33 @@ public struct RunReport: Codable, Sendable {
         let data = try encoder.encode(self)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try data.write(to: url, options: .atomic)
+    }
+}
+
+/// What a SetFit run (`mlm-adapt setfit`) adds to `report.json`.
+public struct FewShotSummary: Codable, Equatable, Sendable {
+    /// Examples drawn per class (nil: the training file as it was).
+    public var samplesPerClass: Int?
+    /// Contrastive pairs per epoch (0 for `--no-contrastive`), half of them positive.
+    public var pairs: Int
+    public var contrastiveSteps: Int
+    /// Mean `CosineSimilarityLoss` of each contrastive epoch.
+    public var contrastiveLoss: [Double]
+    public var contrastiveSeconds: Double
+    /// `logistic` or `differentiable`.
+    public var head: String
+    /// Logistic regression: L-BFGS iterations and whether it converged; the head's training loss.
+    public var headIterations: Int
+    public var headConverged: Bool
+    public var headTrainLoss: Double
+    public var headSeconds: Double
+
+    public init(samplesPerClass: Int?, pairs: Int, contrastiveSteps: Int, contrastiveLoss: [Double], contrastiveSeconds: Double,
+                head: String, headIterations: Int, headConverged: Bool, headTrainLoss: Double, headSeconds: Double) {
+        self.samplesPerClass = samplesPerClass; self.pairs = pairs; self.contrastiveSteps = contrastiveSteps
+        self.contrastiveLoss = contrastiveLoss; self.contrastiveSeconds = contrastiveSeconds; self.head = head
+        self.headIterations = headIterations; self.headConverged = headConverged; self.headTrainLoss = headTrainLoss
+        self.headSeconds = headSeconds
     }
 }
 

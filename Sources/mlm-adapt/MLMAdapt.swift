@@ -26,6 +26,8 @@ struct MLMAdapt: ParsableCommand {
             InspectCommand.self,
             ClassifyCommand.self,
             NERCommand.self,
+            SetFitCommand.self,
+            EmbedCommand.self,
             PredictCommand.self,
             Evaluate.self,
         ],

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Checkpoint
 import Classification
+import FewShot
 import Foundation
 import TensorKernels
 
@@ -13,13 +15,13 @@ struct PredictCommand: ParsableCommand {
             token classifiers split the line at whitespace and give a BIO tag and score per word.
             """)
 
-    @Option(help: "A checkpoint written by classify or ner (or an HF folder of one).")
+    @Option(help: "A checkpoint written by classify, ner or setfit (or an HF folder of one).")
     var checkpoint: String
 
     @Argument(help: "Text file, one text per line.")
     var file: String
 
-    @Option(help: "Tokens per text, [CLS] and [SEP] included.")
+    @Option(help: "Tokens per text, [CLS] and [SEP] included (a setfit checkpoint keeps the length it was trained with).")
     var maxSeqLength = 128
 
     @Option(help: "Texts per batch.")
@@ -33,10 +35,18 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let precision = try runtime.start()
-        let loaded = try ClassifierCheckpoint.load(from: URL(fileURLWithPath: checkpoint))
-        loaded.model.setPrecision(precision)
+        let opened = try CheckpointReference.resolve(URL(fileURLWithPath: checkpoint)).open()
         let texts = try DataReader.readLines(from: URL(fileURLWithPath: file))
-        let lines = try Predictor.predict(texts, with: loaded, maxSeqLength: maxSeqLength, batchSize: batchSize)
+        let lines: [String]
+        if SetFitModel.isSetFit(opened) {
+            let setfit = try SetFitModel.load(opened)
+            setfit.model.setPrecision(precision)
+            lines = try setfit.predictionLines(texts, batchSize: batchSize)
+        } else {
+            let loaded = try ClassifierCheckpoint.load(opened)
+            loaded.model.setPrecision(precision)
+            lines = try Predictor.predict(texts, with: loaded, maxSeqLength: maxSeqLength, batchSize: batchSize)
+        }
         let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
         if let output {
             try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
