@@ -94,6 +94,13 @@ public final class Adaptation {
         if startStep > totalSteps {
             throw TrainingError.resume("the checkpoint is at step \(startStep), beyond --max-steps \(totalSteps)")
         }
+        if let planned = state.plannedSteps, planned != totalSteps, !settings.scheduleIgnoresRunLength {
+            throw TrainingError.resume(
+                "the run planned \(planned) steps and its \(settings.schedule.rawValue) learning rate (warmup \(settings.warmup)) "
+                    + "is laid out over them; \(totalSteps) would change the rate of every step still to come. "
+                    + "Resume with the same --max-steps/--epochs, or start a new run with --init from this checkpoint")
+        }
+        state.plannedSteps = totalSteps
         var phase = AdaptationPhase.at(step: startStep, headWarmupSteps: headWarmupSteps)
         var trainer = try makeTrainer(phase, totalSteps: totalSteps)
         let checkpoints = AdaptationCheckpoints(settings: settings, prepared: prepared, directory: outputDirectory)

@@ -14,6 +14,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var seed: UInt64
     public var bestEvalLoss: Double?
     public var bestEvalStep: Int?
+    /// The run's planned steps, which its learning-rate schedule decays over (nil in older checkpoints).
+    public var plannedSteps: Int?
     /// Steps skipped in a row so far for a non-finite loss or gradient (nil in older checkpoints: none).
     public var consecutiveBadSteps: Int?
 

@@ -96,6 +96,13 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
         }
     }
 
+    /// A constant schedule with its warmup in steps gives every step the same rate whatever the run's length,
+    /// so only then may a resume change the length.
+    var scheduleIgnoresRunLength: Bool {
+        guard schedule == .constant, case .steps = warmup else { return false }
+        return (headWarmupSteps ?? 0) == 0
+    }
+
     /// How the run's batches are masked.
     public var maskingOptions: MaskingOptions {
         MaskingOptions(

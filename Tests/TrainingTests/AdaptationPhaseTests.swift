@@ -170,3 +170,33 @@ import Testing
         #expect(scratch.settings.headWarmupSteps == 0)
     }
 }
+
+/// Raising `--max-steps` on resume: refused where the schedule is laid out over the planned steps, allowed
+/// where every step's rate is the same whatever the length (constant, warmup in steps).
+@Suite(.serialized) struct ResumeRunLengthTests {
+    @Test(arguments: [(ScheduleKind.linear, false), (.cosine, false), (.constant, true)])
+    func aLongerResumedRunKeepsItsSchedule(schedule: ScheduleKind, allowed: Bool) throws {
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        var settings = tiny.settings(steps: 6)
+        settings.schedule = schedule
+        settings.warmup = .steps(2)
+        let output = tiny.directory.appendingPathComponent("run")
+        _ = try Adaptation(settings: settings, source: tiny.source, resume: nil, outputDirectory: output,
+                           progressIsTerminal: false, log: { _ in }).run()
+        let checkpoint = try CheckpointReference.resolve(output.path).open()
+        var longer = try Adaptation.resumeSettings(from: checkpoint)
+        longer.maxSteps = 10
+        let resumed = { try Adaptation(settings: longer, source: tiny.source, resume: checkpoint, outputDirectory: output,
+                                       progressIsTerminal: false, log: { _ in }).run() }
+        if allowed {
+            #expect(try resumed().finalStep == 10)
+        } else {
+            #expect {
+                try resumed()
+            } throws: { error in
+                "\(error)".contains("the run planned 6 steps and its \(schedule.rawValue) learning rate")
+            }
+        }
+    }
+}
