@@ -48,8 +48,10 @@ public final class Adaptation {
             self.resume = nil
             let untrainedHead = prepared.createdMaskedLMHead && prepared.checkpoint != nil
             automaticHeadWarmup = settings.headWarmupSteps == nil && untrainedHead
-            settings.headWarmupSteps = settings.headWarmupSteps
-                ?? (untrainedHead ? AdaptationSettings.automaticHeadWarmupSteps : 0)
+            // A short run keeps half its steps for the encoder.
+            let automatic = settings.maxSteps.map { min(AdaptationSettings.automaticHeadWarmupSteps, $0 / 2) }
+                ?? AdaptationSettings.automaticHeadWarmupSteps
+            settings.headWarmupSteps = settings.headWarmupSteps ?? (untrainedHead ? automatic : 0)
         }
         self.settings = settings
         prepared.model.setPrecision(precision)

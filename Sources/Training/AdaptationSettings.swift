@@ -85,6 +85,7 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
 
     /// Head warm-up length when the starting checkpoint has no trained MLM head: on all-MiniLM-L6-v2
     /// the held-out loss of a head fitted on frozen features levels off by then (Benchmarks/results/head-warmup.md).
+    /// A run of fewer than twice as many steps warms up for half of them.
     public static let automaticHeadWarmupSteps = 200
 
     /// The defaults, with the corpus and the run length given (`maxSteps` wins over the one-epoch default).

@@ -94,7 +94,7 @@ struct AdaptationOverrides: ParsableArguments {
     @Option(help: "Start from a recipe's defaults (dapt: a domain corpus, one pass; tapt: the task's own training texts, many passes); other options still win.")
     var recipe: AdaptationRecipe?
 
-    @Option(help: "First steps train only the MLM head on the frozen encoder (default: \(AdaptationSettings.automaticHeadWarmupSteps) when the starting model has no trained MLM head, else 0).")
+    @Option(help: "First steps train only the MLM head on the frozen encoder (default: \(AdaptationSettings.automaticHeadWarmupSteps), at most half the run, when the starting model has no trained MLM head, else 0).")
     var headWarmupSteps: Int?
 
     @Option(name: .customLong("head-warmup-lr"), help: "Peak learning rate of the head warm-up (default: \(d.headWarmupLearningRate)).")

@@ -158,7 +158,7 @@ import Testing
     func aBaseWithoutAnMLMHeadGetsTheWarmupByDefault(given: Int?, expected: Int) throws {
         let tiny = try TinySetup()
         defer { tiny.remove() }
-        var settings = tiny.settings(steps: 300)
+        var settings = tiny.settings(steps: 1000)
         settings.headWarmupSteps = given
         let adaptation = try Adaptation(settings: settings, source: .checkpoint(try CheckpointReference.resolve(Self.miniLM.path)),
                                         resume: nil, outputDirectory: tiny.directory, progressIsTerminal: false, log: { _ in })
@@ -168,6 +168,12 @@ import Testing
         let scratch = try Adaptation(settings: tiny.settings(steps: 3), source: tiny.source, resume: nil,
                                      outputDirectory: tiny.directory, progressIsTerminal: false, log: { _ in })
         #expect(scratch.settings.headWarmupSteps == 0)
+        // A short run keeps half its steps for the encoder.
+        if given == nil {
+            let short = try Adaptation(settings: tiny.settings(steps: 30), source: .checkpoint(try CheckpointReference.resolve(Self.miniLM.path)),
+                                       resume: nil, outputDirectory: tiny.directory, progressIsTerminal: false, log: { _ in })
+            #expect(short.settings.headWarmupSteps == 15)
+        }
     }
 }
 
