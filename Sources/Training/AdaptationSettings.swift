@@ -100,8 +100,11 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
     /// A constant schedule with its warmup in steps gives every step the same rate whatever the run's length,
     /// so only then may a resume change the length.
     var scheduleIgnoresRunLength: Bool {
-        guard schedule == .constant, case .steps = warmup else { return false }
-        return (headWarmupSteps ?? 0) == 0
+        guard schedule == .constant, (headWarmupSteps ?? 0) == 0 else { return false }
+        switch warmup {
+        case .steps: return true
+        case .ratio(let r): return r == 0
+        }
     }
 
     /// How the run's batches are masked.

@@ -13,7 +13,9 @@ import Testing
         try ReferenceCommandTests.mlmAdapt(
             ["--vocab", tiny.vocabularyURL.path, "--config", tiny.configURL.path]
                 + (arguments.contains("--validation-corpus") ? [] : ["--validation-split", "0.1"])
-                + ["--max-seq-length", "32", "--batch-size", "4", "--max-steps", "\(steps)", "--eval-every", "0",
+                // A constant rate without warmup, so the resumes below may extend the run.
+                + ["--max-seq-length", "32", "--batch-size", "4", "--max-steps", "\(steps)", "--schedule", "constant",
+                   "--warmup", "0", "--eval-every", "0",
              "--eval-batches", "1", "--threads", "1"] + arguments, input: input, directory: directory)
     }
 
