@@ -67,6 +67,11 @@ public struct CorpusOptions: Equatable, Codable, Sendable {
         self.textColumn = textColumn
     }
 
+    /// Whether a document with this split hash (`DocumentReader.splitHash`) is held out for validation.
+    func holdsOut(splitHash hash: UInt64) -> Bool {
+        Double(hash >> 11) * 0x1p-53 < validationFraction
+    }
+
     func validate() throws {
         if sources.isEmpty { throw CorpusError.invalidOptions("no corpus sources given") }
         if maxSeqLength < 3 {

@@ -260,7 +260,7 @@ public final class CorpusStreamer {
                     break
                 }
                 stats.textBytes += reader.bytes.count
-                guard isValidation(reader.splitHash()) == wantValidation else {
+                guard options.holdsOut(splitHash: reader.splitHash()) == wantValidation else {
                     stats.otherSplitDocuments += 1
                     continue
                 }
@@ -287,9 +287,5 @@ public final class CorpusStreamer {
             }
         }
         return false
-    }
-
-    private func isValidation(_ hash: UInt64) -> Bool {
-        Double(hash >> 11) * 0x1p-53 < options.validationFraction
     }
 }

@@ -12,12 +12,11 @@ public struct WordPieceTrainer: Sendable {
     public var vocabularySize: Int
     public var minFrequency: Int
     public var limitAlphabet: Int?
-    public var lowercase: Bool
+    public let lowercase: Bool
     public var specialTokens: [String]
     public static let continuationPrefix = "##"
 
-    private var wordCounts: [String: Int] = [:]
-    private let tables: TokenizerTables
+    private var words: WordCounts
 
     public init(
         vocabularySize: Int, minFrequency: Int = 2, limitAlphabet: Int? = 1000, lowercase: Bool = true,
@@ -28,25 +27,12 @@ public struct WordPieceTrainer: Sendable {
         self.limitAlphabet = limitAlphabet
         self.lowercase = lowercase
         self.specialTokens = specialTokens
-        tables = TokenizerTables(index: TokenIndex(tokens: []), unkId: 0, specialTokens: [])
+        words = WordCounts(lowercase: lowercase)
     }
 
     /// Counts the words of `text` (normalized and pre-tokenized as by the tokenizer).
     public mutating func feed(_ text: Substring) {
-        var sink = WordCollector()
-        var text = text
-        let tables = tables
-        let lowercase = lowercase
-        text.withUTF8 { utf8 in
-            withUnsafeTemporaryAllocation(byteCount: WordScanner<WordCollector>.scratchByteCount, alignment: 16) { scratch in
-                var scanner = WordScanner<WordCollector>(
-                    tables: tables, lowercase: lowercase, scratch: scratch.baseAddress!, firstWordId: 0, sink: WordCollector())
-                swap(&scanner.sink, &sink)
-                scanner.scan(utf8)
-                swap(&scanner.sink, &sink)
-            }
-        }
-        for (word, count) in sink.counts { wordCounts[word, default: 0] += count }
+        words.feed(text)
     }
 
     /// The trained vocabulary, in id order.
@@ -62,7 +48,7 @@ public struct WordPieceTrainer: Sendable {
         }
         for token in specialTokens { _ = add(token) }
 
-        let words = wordCounts.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+        let words = self.words.counts.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
         var scalarCounts: [UInt32: Int] = [:]
         for (word, count) in words {
             for scalar in word.unicodeScalars { scalarCounts[scalar.value, default: 0] += count }

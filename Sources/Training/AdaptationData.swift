@@ -53,7 +53,7 @@ final class AdaptationData {
 }
 
 extension AdaptationSettings {
-    func trainCorpusOptions() -> CorpusOptions {
+    public func trainCorpusOptions() -> CorpusOptions {
         CorpusOptions(
             sources: corpus, maxSeqLength: maxSeqLength, seed: seed,
             validationFraction: validationCorpus.isEmpty ? validationSplit : 0, split: .train, textColumn: textColumn)

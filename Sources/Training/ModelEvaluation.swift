@@ -7,7 +7,7 @@ import Tokenizer
 
 extension AdaptationSettings {
     /// Held-out rows in file order (no shuffle), so every run and every `evaluate` sees the same eval batches.
-    func heldOutCorpusOptions() -> CorpusOptions {
+    public func heldOutCorpusOptions() -> CorpusOptions {
         if !validationCorpus.isEmpty {
             return CorpusOptions(
                 sources: validationCorpus, maxSeqLength: maxSeqLength, shuffleBufferSize: 0,
