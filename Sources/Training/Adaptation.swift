@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Optimization
 import TensorKernels
+import Tokenizer
 
 /// Domain-adaptive MLM training: streams the corpus, masks, trains, evaluates on held-out data,
 /// logs metrics and writes checkpoints, and resumes exactly from any of them. The data, the
@@ -44,9 +45,10 @@ public final class Adaptation {
             settings.headWarmupSteps = settings.headWarmupSteps ?? 0
             automaticHeadWarmup = false
         } else {
-            prepared = try ModelLoading.prepare(source, lowercase: settings.lowercase, seed: settings.seed)
+            let loaded = try ModelLoading.prepare(source, lowercase: settings.lowercase, seed: settings.seed)
+            prepared = try Self.extendingVocabulary(of: loaded, source: source, settings: settings)
             self.resume = nil
-            let untrainedHead = prepared.createdMaskedLMHead && prepared.checkpoint != nil
+            let untrainedHead = loaded.createdMaskedLMHead && loaded.checkpoint != nil
             automaticHeadWarmup = settings.headWarmupSteps == nil && untrainedHead
             // A short run keeps half its steps for the encoder.
             let automatic = settings.maxSteps.map { min(AdaptationSettings.automaticHeadWarmupSteps, $0 / 2) }
@@ -60,6 +62,19 @@ public final class Adaptation {
             throw TrainingError.invalidSetting(
                 "--max-seq-length \(settings.maxSeqLength) exceeds the model's max_position_embeddings \(config.maxPositionEmbeddings)")
         }
+    }
+
+    /// The starting model with `--vocab-extension`'s vocabulary, when one is given.
+    static func extendingVocabulary(of prepared: PreparedModel, source: ModelSource, settings: AdaptationSettings) throws
+        -> PreparedModel
+    {
+        guard let path = settings.vocabularyExtension else { return prepared }
+        if case .scratch = source {
+            throw TrainingError.invalidSetting(
+                "--vocab-extension extends a pretrained model's vocabulary; a model from scratch takes its whole vocabulary as --vocab")
+        }
+        let tokens = try Vocabulary(contentsOf: URL(fileURLWithPath: path)).tokens
+        return try prepared.extendingVocabulary(to: tokens, file: path)
     }
 
     /// The settings stored in a checkpoint, for `--resume`.

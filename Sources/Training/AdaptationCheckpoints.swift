@@ -3,6 +3,7 @@ import Corpus
 import Dispatch
 import Foundation
 import Optimization
+import Tokenizer
 
 /// Counters that, with the run seed, fix every random choice still to come: masks are a function
 /// of (seed, epoch, batch in epoch) and dropout of (seed, step, micro-batch), so this is the whole
@@ -80,6 +81,12 @@ struct AdaptationCheckpoints {
         let url = checkpoint.reference.weights
         let prepared = try ModelLoading.prepare(
             checkpoint, heads: .exactly(.maskedLM), lowercase: settings.lowercase, seed: settings.seed)
+        // The checkpoint holds the extended vocabulary; the file the run named must still say the same.
+        if let path = settings.vocabularyExtension, FileManager.default.fileExists(atPath: path) {
+            let named = try Vocabulary(contentsOf: URL(fileURLWithPath: path))
+            try Checkpoint.verifyVocabulary(
+                checkpoint: prepared.vocabulary.tokens, inUse: named.tokens, source: "\(url.path) (its run's --vocab-extension \(path))")
+        }
         guard let stateJSON = checkpoint.metadata.rngState,
               let cursorJSON = checkpoint.metadata.dataCursorJSON else {
             throw TrainingError.resume("\(url.path) lacks the training state (rng_state, data_cursor); it is not a training checkpoint")

@@ -19,6 +19,10 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
     public var maxSeqLength = 128
     /// The column whose values are the documents of a table corpus file (`.tsv`, `.csv`, `.jsonl`).
     public var textColumn = CorpusOptions.defaultTextColumn
+    /// A vocab.txt that extends the starting model's vocabulary (`mlm-adapt vocab --extend`): the model's
+    /// tokens at their ids, then new ones, whose embedding rows start as the mean of their old pieces'.
+    /// Stored absolute; nil keeps the model's vocabulary.
+    public var vocabularyExtension: String? = nil
     // Masking (the strategy's own defaults are `MaskingOptions`')
     public var mask = MaskingStrategyKind.wholeWord
     public var mlmProbability = 0.15
@@ -132,6 +136,7 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
         if validationCorpus.isEmpty && validationSplit == 0 {
             try fail("no held-out data: pass --validation-corpus or a --validation-split above 0")
         }
+        if vocabularyExtension?.isEmpty == true { try fail("--vocab-extension: give a vocab.txt path") }
         if maxSeqLength < 8 || maxSeqLength > 4096 { try fail("--max-seq-length \(maxSeqLength) must be in 8...4096") }
         if !(mlmProbability > 0 && mlmProbability < 1) {
             try fail("--mlm-probability \(mlmProbability) must be strictly between 0 and 1, e.g. 0.15")

@@ -30,6 +30,9 @@ struct AdaptationOverrides: ParsableArguments {
     @Option(help: "Column of a .tsv/.csv/.jsonl corpus whose values are the documents (default: \(d.textColumn)).")
     var textColumn: String?
 
+    @Option(help: "A vocab.txt extending the model's (mlm-adapt vocab --extend): its new tokens get embedding rows that start as the mean of their old pieces' (default: the model's vocabulary).")
+    var vocabExtension: String?
+
     // Masking
     @Option(help: "Which units are masked: single tokens, whole words or spans of words (default: \(d.mask.rawValue)).")
     var mask: MaskingStrategyKind?
@@ -146,6 +149,7 @@ struct AdaptationOverrides: ParsableArguments {
         .training("--validation-split", \.validationSplit, \.validationSplit),
         .training("--max-seq-length", \.maxSeqLength, \.maxSeqLength),
         .training("--text-column", \.textColumn, \.textColumn),
+        .training("--vocab-extension", \.[absolutePath: \.vocabExtension], \.vocabularyExtension),
         .training("--mask", \.mask, \.mask),
         .training("--mlm-probability", \.mlmProbability, \.mlmProbability),
         .training("--mask-budget", \.maskBudget, \.maskBudget),
@@ -310,6 +314,10 @@ struct AdaptationOverrides: ParsableArguments {
                 settings.epochs = overrides.epochs
             },
             conflict: { _, _ in nil })
+    }
+
+    subscript(absolutePath path: KeyPath<AdaptationOverrides, String?>) -> String? {
+        self[keyPath: path].map { CorpusSources.absolute($0) }
     }
 
     subscript(absolutePaths path: KeyPath<AdaptationOverrides, [String]>) -> [String]? {
