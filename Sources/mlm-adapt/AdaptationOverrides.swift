@@ -317,7 +317,8 @@ struct AdaptationOverrides: ParsableArguments {
     }
 
     subscript(absolutePath path: KeyPath<AdaptationOverrides, String?>) -> String? {
-        self[keyPath: path].map { CorpusSources.absolute($0) }
+        // An empty path stays empty, for the settings' check to name.
+        self[keyPath: path].map { $0.isEmpty ? $0 : CorpusSources.absolute($0) }
     }
 
     subscript(absolutePaths path: KeyPath<AdaptationOverrides, [String]>) -> [String]? {

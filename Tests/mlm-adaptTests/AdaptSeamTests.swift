@@ -29,6 +29,7 @@ import Training
         (["--validation-corpus", "dev.txt"], { $0.validationCorpus = [cwd + "/dev.txt"] }),
         (["--validation-split", "0.2", "--max-seq-length", "64"], { $0.validationSplit = 0.2; $0.maxSeqLength = 64 }),
         (["--text-column", "body"], { $0.textColumn = "body" }),
+        (["--vocab-extension", "v.txt"], { $0.vocabularyExtension = cwd + "/v.txt" }),
         (["--mask", "span", "--mlm-probability", "0.2"], { $0.mask = .span; $0.mlmProbability = 0.2 }),
         (["--mask", "token"], { $0.mask = .token }),
         (["--mask-budget", "bernoulli", "--mask-ratio", "0.7", "--random-ratio", "0.2", "--keep-ratio", "0.1"],
@@ -75,7 +76,7 @@ import Training
         s.batchSize = 8; s.gradAccum = 2; s.learningRate = 1e-4; s.warmup = .steps(10); s.schedule = .cosine
         s.weightDecay = 0.02; s.maxGradNorm = 0.5; s.freezeEmbeddings = true; s.seed = 7; s.lowercase = true
         s.headWarmupSteps = 100; s.headWarmupLearningRate = 2e-3; s.headLearningRate = 3e-4; s.encoderLearningRate = 5e-5
-        s.layerLearningRateDecay = 0.9; s.recipe = .dapt
+        s.layerLearningRateDecay = 0.9; s.recipe = .dapt; s.vocabularyExtension = "/data/legal-vocab.txt"
         s.evalEvery = 50; s.evalBatches = 4; s.saveEvery = 100; s.keepLast = 2; s.threads = 2; s.precision = .fp32
         return s
     }()
@@ -84,7 +85,7 @@ import Training
     static let trainingDefining: [(arguments: [String], option: String)] = [
         (["--corpus", "other.txt"], "--corpus"), (["--validation-corpus", "dev.txt"], "--validation-corpus"),
         (["--validation-split", "0.05"], "--validation-split"), (["--max-seq-length", "128"], "--max-seq-length"),
-        (["--text-column", "body"], "--text-column"),
+        (["--text-column", "body"], "--text-column"), (["--vocab-extension", "/data/other.txt"], "--vocab-extension"),
         (["--mask", "token"], "--mask"), (["--mlm-probability", "0.15"], "--mlm-probability"),
         (["--mask-budget", "exact"], "--mask-budget"), (["--mask-ratio", "0.8"], "--mask-ratio"),
         (["--random-ratio", "0.1"], "--random-ratio"), (["--keep-ratio", "0.2"], "--keep-ratio"),
@@ -132,6 +133,7 @@ import Training
         (["--threads", "1", "--precision", "auto"], { $0.threads = 1; $0.precision = .auto }),
         // Repeating the run's own training settings is not a change.
         (["--corpus", "legal.txt", "--mask", "span", "--seed", "7", "--uncased", "--static-masking"], { _ in }),
+        (["--vocab-extension", "/data/legal-vocab.txt"], { _ in }),
     ]
 
     @Test(arguments: bookkeeping.indices)
@@ -165,6 +167,7 @@ import Training
         (["--layer-lr-decay", "0"], "--layer-lr-decay"), (["--max-bad-steps", "0"], "--max-bad-steps"), (["--layer-lr-decay", "1.1"], "--layer-lr-decay"),
         (["--recipe", "dpt"], "--recipe"),
         (["--validation-split", "0.1", "--validation-corpus", "dev.txt"], "--validation-corpus or --validation-split"),
+        (["--vocab-extension", ""], "--vocab-extension"),
     ]
 
     @Test(arguments: badValues.indices)
