@@ -196,3 +196,48 @@ func bits(_ values: UnsafeMutableBufferPointer<Float>, _ range: Range<Int>) -> [
         }
     }
 }
+
+/// The export of an extended run loads in `transformers`, checked by Scripts/checks/check_export.py.
+@Suite(.serialized) struct VocabExtensionTransformersTests {
+    static let repositoryRoot = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Whether python3 can import torch and transformers (run once).
+    static let transformersImportable: Bool = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import torch, transformers, tokenizers"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }()
+
+    @Test(.enabled(if: transformersImportable, "skipped: python3 cannot import torch, transformers and tokenizers"))
+    func exportLoadsInBertForMaskedLM() throws {
+        let setup = try ExtensionSetup()
+        defer { setup.remove() }
+        let output = setup.tiny.directory.appendingPathComponent("run")
+        let run = try Adaptation(settings: setup.settings(steps: 2), source: setup.source, resume: nil, outputDirectory: output,
+                                 progressIsTerminal: false, log: { _ in })
+        _ = try run.run()
+        let checkpoint = output.appendingPathComponent("step-2.safetensors.gz")
+        let export = setup.tiny.directory.appendingPathComponent("export")
+        try HFModelFolder.export(checkpoint: try LoadedCheckpoint.open(checkpoint), to: export)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.repositoryRoot.appendingPathComponent("Scripts/checks/check_export.py").path,
+                             export.path, "--checkpoint", checkpoint.path, "--texts", TinySetup.corpus.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "check_export.py: \(text)")
+        #expect(text.contains("no missing/unexpected keys") && text.contains("bit for bit"), "\(text)")
+        let vocabSize = setup.base.vocabulary.count + setup.added.count
+        #expect(text.contains("(\(vocabSize) tokens"), "the HF tokenizer should hold the extended vocab: \(text)")
+    }
+}
