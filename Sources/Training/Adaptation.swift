@@ -3,7 +3,6 @@ import Dispatch
 import Foundation
 import Optimization
 import TensorKernels
-import Tokenizer
 
 /// Domain-adaptive MLM training: streams the corpus, masks, trains, evaluates on held-out data,
 /// logs metrics and writes checkpoints, and resumes exactly from any of them. The data, the
@@ -73,8 +72,13 @@ public final class Adaptation {
             throw TrainingError.invalidSetting(
                 "--vocab-extension extends a pretrained model's vocabulary; a model from scratch takes its whole vocabulary as --vocab")
         }
-        let tokens = try Vocabulary(contentsOf: URL(fileURLWithPath: path)).tokens
-        return try prepared.extendingVocabulary(to: tokens, file: path)
+        // Read as the checkpoint's own vocabulary is, so the prefix check compares like with like and a list
+        // that drops old tokens is named as such before any other problem.
+        let text: String
+        do { text = try String(contentsOf: URL(fileURLWithPath: path), encoding: .utf8) } catch {
+            throw TrainingError.invalidSetting("--vocab-extension \(path): cannot read it as UTF-8 text (\(error.localizedDescription))")
+        }
+        return try prepared.extendingVocabulary(to: vocabularyTokens(fromText: text), file: path)
     }
 
     /// The settings stored in a checkpoint, for `--resume`.

@@ -3,7 +3,6 @@ import Corpus
 import Dispatch
 import Foundation
 import Optimization
-import Tokenizer
 
 /// Counters that, with the run seed, fix every random choice still to come: masks are a function
 /// of (seed, epoch, batch in epoch) and dropout of (seed, step, micro-batch), so this is the whole
@@ -83,9 +82,13 @@ struct AdaptationCheckpoints {
             checkpoint, heads: .exactly(.maskedLM), lowercase: settings.lowercase, seed: settings.seed)
         // The checkpoint holds the extended vocabulary; the file the run named must still say the same.
         if let path = settings.vocabularyExtension, FileManager.default.fileExists(atPath: path) {
-            let named = try Vocabulary(contentsOf: URL(fileURLWithPath: path))
+            let text: String
+            do { text = try String(contentsOf: URL(fileURLWithPath: path), encoding: .utf8) } catch {
+                throw TrainingError.resume("the run's --vocab-extension \(path) is not readable UTF-8 text (\(error.localizedDescription))")
+            }
+            let named = vocabularyTokens(fromText: text)
             try Checkpoint.verifyVocabulary(
-                checkpoint: prepared.vocabulary.tokens, inUse: named.tokens, source: "\(url.path) (its run's --vocab-extension \(path))")
+                checkpoint: prepared.vocabulary.tokens, inUse: named, source: "\(url.path) (its run's --vocab-extension \(path))")
         }
         guard let stateJSON = checkpoint.metadata.rngState,
               let cursorJSON = checkpoint.metadata.dataCursorJSON else {
