@@ -48,11 +48,12 @@ struct Adapt: ParsableCommand {
         if resume == nil && !options.givenCorpus {
             throw ValidationError("give --corpus FILE (or --resume RUN_DIR to continue a run)")
         }
+        if vocab != nil && initFrom != nil {
+            throw ValidationError("give --init (a pretrained model) or --vocab/--config (from scratch), not both; "
+                + "to extend the vocabulary of --init, pass --vocab-extension V.txt")
+        }
         if (vocab == nil) != (config == nil) {
             throw ValidationError("training from scratch needs both --vocab and --config")
-        }
-        if vocab != nil && initFrom != nil {
-            throw ValidationError("give --init (a pretrained model) or --vocab/--config (from scratch), not both")
         }
         if options.corpus.count(where: { $0 == CorpusSources.standardInput }) > 1
             || options.validationCorpus.contains(CorpusSources.standardInput) {

@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import Testing
 @testable import Checkpoint
@@ -183,6 +184,36 @@ func bits(_ values: UnsafeMutableBufferPointer<Float>, _ range: Range<Int>) -> [
         #expect(message.contains(setup.extensionURL.path), "\(name): '\(message)'")
         for fragment in expected(base) {
             #expect(message.contains(fragment), "\(name): '\(message)' lacks '\(fragment)'")
+        }
+    }
+
+    /// `mlm-adapt vocab --extend`: the base, then the best-ranked words of the documents adapt trains on (the
+    /// held-out ones are not counted), and the held-out fragmentation before and after.
+    @Test func vocabExtendCommandAppendsTheBestWordsOfTheTrainingDocuments() throws {
+        let setup = try ExtensionSetup()
+        defer { setup.remove() }
+        let out = setup.tiny.directory.appendingPathComponent("cli.txt")
+        let result = try ReferenceCommandTests.mlmAdapt([
+            "vocab", "--extend", setup.tiny.vocabularyURL.path, "--corpus", TinySetup.corpus.path, "--add", "5",
+            "--validation-split", "0.3", "--out", out.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        var settings = AdaptationSettings(corpus: [TinySetup.corpus.path])
+        settings.validationSplit = 0.3
+        var training = WordCounts(lowercase: true), all = WordCounts(lowercase: true)
+        try CorpusDocuments.forEach(settings.trainCorpusOptions()) { training.feed($0[...]) }
+        all.feed(try String(contentsOf: TinySetup.corpus, encoding: .utf8)[...])
+        #expect(training.counts != all.counts, "the split should hold some documents out")
+        let expected = VocabularyExtension.rank(training.counts, base: setup.base.tokenizer).prefix(5).map(\.word)
+        let written = try Vocabulary(contentsOf: out).tokens
+        #expect(written == setup.base.vocabulary.tokens + expected)
+        #expect(result.stdout.contains("+ 5 added"), "\(result.stdout)")
+        #expect(result.stdout.contains("pieces per word before"), "\(result.stdout)")
+
+        for (arguments, fragment) in [(["--add", "0"], "--add 0"), (["--add", "3"], "--extend BASE_VOCAB and --add N go together"),
+                                      (["--extend", setup.tiny.vocabularyURL.path, "--add", "100000"], "at most")] {
+            let bad = try ReferenceCommandTests.mlmAdapt(["vocab", "--corpus", TinySetup.corpus.path, "--out", out.path]
+                + (arguments.first == "--add" && arguments[1] == "0" ? ["--extend", setup.tiny.vocabularyURL.path] : []) + arguments)
+            #expect(bad.status != 0 && bad.stderr.contains(fragment), "\(arguments): \(bad.stderr)")
         }
     }
 

@@ -168,6 +168,7 @@ import Training
         (["--recipe", "dpt"], "--recipe"),
         (["--validation-split", "0.1", "--validation-corpus", "dev.txt"], "--validation-corpus or --validation-split"),
         (["--vocab-extension", ""], "--vocab-extension"),
+        (["--init", "model", "--vocab", "v.txt"], "--vocab-extension"),
     ]
 
     @Test(arguments: badValues.indices)
