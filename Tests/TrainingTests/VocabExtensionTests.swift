@@ -209,10 +209,11 @@ func bits(_ values: UnsafeMutableBufferPointer<Float>, _ range: Range<Int>) -> [
         #expect(result.stdout.contains("+ 5 added"), "\(result.stdout)")
         #expect(result.stdout.contains("pieces per word before"), "\(result.stdout)")
 
-        for (arguments, fragment) in [(["--add", "0"], "--add 0"), (["--add", "3"], "--extend BASE_VOCAB and --add N go together"),
-                                      (["--extend", setup.tiny.vocabularyURL.path, "--add", "100000"], "at most")] {
-            let bad = try ReferenceCommandTests.mlmAdapt(["vocab", "--corpus", TinySetup.corpus.path, "--out", out.path]
-                + (arguments.first == "--add" && arguments[1] == "0" ? ["--extend", setup.tiny.vocabularyURL.path] : []) + arguments)
+        let base = setup.tiny.vocabularyURL.path
+        for (arguments, fragment) in [(["--extend", base, "--add", "0"], "--add 0 must be at least 1"),
+                                      (["--add", "3"], "--extend BASE_VOCAB and --add N go together"),
+                                      (["--extend", base, "--add", "100000"], "at most")] {
+            let bad = try ReferenceCommandTests.mlmAdapt(["vocab", "--corpus", TinySetup.corpus.path, "--out", out.path] + arguments)
             #expect(bad.status != 0 && bad.stderr.contains(fragment), "\(arguments): \(bad.stderr)")
         }
     }
