@@ -118,9 +118,10 @@ public enum VocabularyExtension {
 }
 
 /// Pieces per word of texts under one tokenizer: the fragmentation a vocabulary extension lowers.
-public struct Fragmentation: Sendable, Equatable {
+public struct Fragmentation: Sendable {
     public private(set) var words = 0
     public private(set) var pieces = 0
+    /// Reused from text to text.
     private var ids: [Int32] = []
     private var wordIds: [Int32] = []
 
@@ -134,6 +135,4 @@ public struct Fragmentation: Sendable, Equatable {
         words += Int(tokenizer.appendPieces(of: text, ids: &ids, wordIds: &wordIds, firstWordId: 0))
         pieces += ids.count
     }
-
-    public static func == (a: Fragmentation, b: Fragmentation) -> Bool { a.words == b.words && a.pieces == b.pieces }
 }

@@ -47,7 +47,7 @@ public final class Adaptation {
             let loaded = try ModelLoading.prepare(source, lowercase: settings.lowercase, seed: settings.seed)
             prepared = try Self.extendingVocabulary(of: loaded, source: source, settings: settings)
             self.resume = nil
-            let untrainedHead = loaded.createdMaskedLMHead && loaded.checkpoint != nil
+            let untrainedHead = prepared.createdMaskedLMHead && prepared.checkpoint != nil
             automaticHeadWarmup = settings.headWarmupSteps == nil && untrainedHead
             // A short run keeps half its steps for the encoder.
             let automatic = settings.maxSteps.map { min(AdaptationSettings.automaticHeadWarmupSteps, $0 / 2) }

@@ -53,6 +53,7 @@ final class AdaptationData {
 }
 
 extension AdaptationSettings {
+    /// The training documents: the corpus without its held-out split (all of it with a validation corpus).
     public func trainCorpusOptions() -> CorpusOptions {
         CorpusOptions(
             sources: corpus, maxSeqLength: maxSeqLength, seed: seed,
