@@ -32,6 +32,9 @@ let package = Package(
         .target(name: "Corpus", dependencies: ["SeededRandom", "Tables", "Tokenizer", "CZlib"]),
         .target(name: "Masking", dependencies: ["Corpus", "SeededRandom", "Tokenizer"]),
         .target(name: "CTensorKernels"),
+        // Open MPI, loaded at run time (dlopen), for data-parallel training under mpirun.
+        .target(name: "CMPI"),
+        .target(name: "DataParallel", dependencies: ["CMPI"]),
         .target(name: "TensorKernels", dependencies: ["CBLAS", "CTensorKernels", "SeededRandom"]),
         .target(name: "Model", dependencies: ["SeededRandom", "TensorKernels"]),
         .target(name: "Checkpoint", dependencies: ["Model", "SeededRandom", "TensorKernels", "Tokenizer", "CZlib"]),
@@ -40,8 +43,8 @@ let package = Package(
         .target(
             name: "Training",
             dependencies: [
-                "Checkpoint", "Corpus", "Masking", "Model", "Optimization", "Reporting", "SeededRandom", "TensorKernels",
-                "Tokenizer",
+                "Checkpoint", "Corpus", "DataParallel", "Masking", "Model", "Optimization", "Reporting", "SeededRandom",
+                "TensorKernels", "Tokenizer",
             ]),
         .target(
             name: "Classification",
@@ -58,8 +61,8 @@ let package = Package(
         .executableTarget(
             name: "mlm-adapt",
             dependencies: [
-                "Checkpoint", "Classification", "Corpus", "FewShot", "Masking", "Model", "Optimization", "Reporting",
-                "SentenceEmbedding", "TensorKernels",
+                "Checkpoint", "Classification", "Corpus", "DataParallel", "FewShot", "Masking", "Model", "Optimization",
+                "Reporting", "SentenceEmbedding", "TensorKernels",
                 "Tokenizer", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -82,7 +85,9 @@ let package = Package(
         .testTarget(name: "OptimizationTests", dependencies: ["Model", "Optimization"]),
         .testTarget(
             name: "TrainingTests",
-            dependencies: ["Checkpoint", "Corpus", "Masking", "Model", "Optimization", "TensorKernels", "Tokenizer", "Training"]),
+            dependencies: [
+                "Checkpoint", "Corpus", "DataParallel", "Masking", "Model", "Optimization", "TensorKernels", "Tokenizer", "Training",
+            ]),
         .testTarget(
             name: "ClassificationTests",
             dependencies: ["Checkpoint", "Classification", "Corpus", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer"]),

@@ -34,6 +34,29 @@ public struct MaskedBatch: Sendable {
         stats = MaskingStats()
     }
 
+    /// Becomes rows `rows` of `source` (at most `batchSize` of them, the same sequence length): a
+    /// data-parallel rank's share of a batch masked whole. Positions count from the share's first row;
+    /// `stats` stay the whole batch's. Allocates nothing once the buffers have their capacity.
+    public mutating func copyRows(_ rows: Range<Int>, of source: MaskedBatch) {
+        precondition(source.seqLength == seqLength && rows.count <= batchSize && rows.upperBound <= source.batchSize,
+                     "copyRows: \(rows) of a \(source.batchSize)×\(source.seqLength) batch into \(batchSize)×\(seqLength)")
+        let s = seqLength, first = rows.lowerBound * s, end = rows.upperBound * s
+        inputIds.withUnsafeMutableBufferPointer { out in
+            source.inputIds.withUnsafeBufferPointer { out.baseAddress!.update(from: $0.baseAddress! + first, count: end - first) }
+        }
+        labels.withUnsafeMutableBufferPointer { out in
+            source.labels.withUnsafeBufferPointer { out.baseAddress!.update(from: $0.baseAddress! + first, count: end - first) }
+        }
+        maskedPositions.removeAll(keepingCapacity: true)
+        maskedLabels.removeAll(keepingCapacity: true)
+        for (index, position) in source.maskedPositions.enumerated() where position >= first && position < end {
+            maskedPositions.append(position - Int32(first))
+            maskedLabels.append(source.maskedLabels[index])
+        }
+        rowCount = rows.count
+        stats = source.stats
+    }
+
     /// Matches the shape of `batch`; allocates only when the shape changes.
     mutating func reshape(like batch: TokenBatch) {
         if batch.batchSize != batchSize || batch.seqLength != seqLength {

@@ -9,27 +9,33 @@ enum DropoutSite {
 }
 
 extension BertModel {
+    // Element indices count from the batch's first row, `workspace.dropoutFirstRow`.
     func hiddenDropout(_ workspace: BertWorkspace, site: UInt64) -> DropoutMask {
         DropoutMask(
-            probability: workspace.training ? config.hiddenDropoutProb : 0, seed: workspace.dropoutSeed, stream: site)
+            probability: workspace.training ? config.hiddenDropoutProb : 0, seed: workspace.dropoutSeed, stream: site,
+            firstIndex: workspace.dropoutFirstRow * workspace.currentSeq * config.hiddenSize)
     }
 
     func attentionDropout(_ workspace: BertWorkspace, layer: Int) -> DropoutMask {
-        DropoutMask(
+        let s = workspace.currentSeq
+        return DropoutMask(
             probability: workspace.training ? config.attentionProbsDropoutProb : 0, seed: workspace.dropoutSeed,
-            stream: DropoutSite.attentionProbabilities(layer: layer))
+            stream: DropoutSite.attentionProbabilities(layer: layer),
+            firstIndex: workspace.dropoutFirstRow * config.numAttentionHeads * s * s)
     }
 
     /// Runs the encoder and returns the last hidden state `[B, S, H]` (valid until the next forward pass).
-    /// Throws when the shapes exceed the workspace or an id is out of range.
+    /// Throws when the shapes exceed the workspace or an id is out of range. `dropoutFirstRow`: the rows are
+    /// those of a larger batch from this row on, and drop what that batch's run would drop.
     @discardableResult
     public func encoderForward(
-        _ inputs: EncoderInputs, workspace: BertWorkspace, training: Bool, dropoutSeed: UInt64
+        _ inputs: EncoderInputs, workspace: BertWorkspace, training: Bool, dropoutSeed: UInt64, dropoutFirstRow: Int = 0
     ) throws -> UnsafeBufferPointer<Float> {
         try loadInputs(inputs, into: workspace)
         refreshLowPrecisionWeights()
         workspace.training = training
         workspace.dropoutSeed = dropoutSeed
+        workspace.dropoutFirstRow = dropoutFirstRow
         workspace.currentMasked = 0
         embeddingsForward(workspace)
         var input = UnsafePointer(workspace.embeddingOutput)
@@ -44,7 +50,7 @@ extension BertModel {
     /// position (labels < 0 are ignored). The logits are left in `workspace.logits`.
     public func maskedLMForward(
         _ inputs: EncoderInputs, maskedPositions: UnsafeBufferPointer<Int32>, labels: UnsafeBufferPointer<Int32>,
-        workspace: BertWorkspace, training: Bool, dropoutSeed: UInt64
+        workspace: BertWorkspace, training: Bool, dropoutSeed: UInt64, dropoutFirstRow: Int = 0
     ) throws -> MaskedLMResult {
         guard let transformWeight = offsets.transformWeight, let transformBias = offsets.transformBias,
             let normWeight = offsets.transformNormWeight, let normBias = offsets.transformNormBias,
@@ -67,7 +73,8 @@ extension BertModel {
             workspace.maskedPositions[j] = Int32(position)
             workspace.maskedLabels[j] = Int32(label)
         }
-        try encoderForward(inputs, workspace: workspace, training: training, dropoutSeed: dropoutSeed)
+        try encoderForward(
+            inputs, workspace: workspace, training: training, dropoutSeed: dropoutSeed, dropoutFirstRow: dropoutFirstRow)
         workspace.currentMasked = m
         let h = config.hiddenSize
         let hidden = UnsafePointer(workspace.layers.last?.output ?? workspace.embeddingOutput)

@@ -47,6 +47,8 @@ public final class BertWorkspace {
     var currentBatch = 0, currentSeq = 0, currentMasked = 0
     var training = false
     var dropoutSeed: UInt64 = 0
+    /// Row 0 here is this row of the whole batch, for the dropout decisions (a data-parallel rank's share).
+    var dropoutFirstRow = 0
     var maskedCount = 0
 
     // Inputs, copied so the backward pass does not depend on the caller's buffers.

@@ -10,14 +10,18 @@ public struct DropoutMask: Sendable {
     let key: UInt64
     /// Keep when a 16-bit uniform is at least this: one 64-bit hash decides four consecutive elements.
     let threshold: UInt32
+    /// Element i here is element `firstIndex + i` of the whole batch: a data-parallel rank holding the
+    /// rows from r on draws the decisions one process holding every row draws for them.
+    public let firstIndex: Int
 
     /// `stream` distinguishes dropout sites (layer, position in the layer) within one step.
-    public init(probability: Float, seed: UInt64, stream: UInt64) {
+    public init(probability: Float, seed: UInt64, stream: UInt64, firstIndex: Int = 0) {
         let p = min(max(probability, 0), 0.999)
         self.probability = p
         self.scale = p > 0 ? 1 / (1 - p) : 1
         self.key = mix64(seed ^ mix64(stream &* 0xD1B5_4A32_D192_ED03))
         self.threshold = UInt32((Double(p) * 65_536).rounded())
+        self.firstIndex = firstIndex
     }
 
     public var isActive: Bool { probability > 0 }
@@ -25,6 +29,7 @@ public struct DropoutMask: Sendable {
     /// The factor element `index` is multiplied by: 0 or `scale`.
     @inline(__always)
     public func factor(_ index: Int) -> Float {
+        let index = firstIndex + index
         let bits = mix64(key &+ UInt64(index >> 2)) >> (UInt64(index & 3) << 4)
         return UInt32(truncatingIfNeeded: bits & 0xFFFF) >= threshold ? scale : 0
     }
@@ -34,7 +39,7 @@ public struct DropoutMask: Sendable {
     public func applySerial(
         _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int, first: Int
     ) {
-        mlm_dropout(input, output, count, first, key, threshold, scale)
+        mlm_dropout(input, output, count, firstIndex + first, key, threshold, scale)
     }
 
     /// `values[i] *= factor(offset + i)`, in place. Used for both directions.

@@ -57,7 +57,8 @@ private struct LayerNormRows: ParallelBody {
             sumRows = sum + r * n
         }
         mlm_layer_norm_rows(
-            input + r * n, inputBias, residualRows, sumRows, range.count, r, n, dropout.key, dropout.threshold, dropout.scale,
+            // The mask's first index is a whole number of rows (a data-parallel rank's first row).
+            input + r * n, inputBias, residualRows, sumRows, range.count, r + dropout.firstIndex / n, n, dropout.key, dropout.threshold, dropout.scale,
             dropout.isActive ? 1 : 0, gamma, beta, eps, output + r * n, mean + r, rstd + r)
     }
 }

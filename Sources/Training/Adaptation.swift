@@ -1,4 +1,5 @@
 import Checkpoint
+import DataParallel
 import Dispatch
 import Foundation
 import Optimization
@@ -7,6 +8,11 @@ import TensorKernels
 /// Domain-adaptive MLM training: streams the corpus, masks, trains, evaluates on held-out data,
 /// logs metrics and writes checkpoints, and resumes exactly from any of them. The data, the
 /// checkpoints and the reporting each live in their own file; `run()` is the loop that ties them.
+///
+/// Data-parallel (`group` of several ranks, started by mpirun): every rank runs this same loop on its
+/// share of each batch (`AdaptationData`), the step sums the gradients (`MaskedLMOptimizer`), and only
+/// rank 0 touches the run folder: it evaluates, logs, writes metrics and checkpoints while the others wait
+/// at a barrier. The ranks agree on stopping at every step, so a signal to any of them stops all.
 public final class Adaptation {
     public let settings: AdaptationSettings
     public let outputDirectory: URL
@@ -16,6 +22,7 @@ public final class Adaptation {
     /// The head warm-up was chosen because the starting checkpoint has no trained MLM head.
     let automaticHeadWarmup: Bool
     let stop: StopSignal
+    let group: ProcessGroup
     let log: (String) -> Void
     let progressIsTerminal: Bool
     /// Called after each optimizer step (and its eval/save) with the step number; tests use it
@@ -27,12 +34,20 @@ public final class Adaptation {
     ///   - resume: a checkpoint of an earlier run, already opened (its settings must be `settings`, see
     ///     `resumeSettings`); its file is not read again.
     public init(settings: AdaptationSettings, source: ModelSource, resume: LoadedCheckpoint?, outputDirectory: URL,
-                stop: StopSignal = StopSignal(), progressIsTerminal: Bool = isatty(STDERR_FILENO) != 0,
+                stop: StopSignal = StopSignal(), group: ProcessGroup = .single,
+                progressIsTerminal: Bool = isatty(STDERR_FILENO) != 0,
                 log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         try settings.validate()
+        if settings.batchSize % group.size != 0 {
+            throw TrainingError.invalidSetting(
+                "--batch-size \(settings.batchSize) does not divide among the \(group.size) ranks of this mpirun job: "
+                    + "the batch is global and each rank trains on an equal share of its rows; give a multiple of \(group.size)")
+        }
         self.outputDirectory = outputDirectory
         self.stop = stop
-        self.log = log
+        self.group = group
+        // Rank 0 speaks for the run.
+        self.log = group.isLeader ? log : { _ in }
         self.progressIsTerminal = progressIsTerminal
         precision = try settings.precision.resolved()
         var settings = settings
@@ -91,17 +106,23 @@ public final class Adaptation {
 
     public func run() throws -> AdaptationSummary {
         let wallStart = DispatchTime.now()
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        let folderLock = try RunFolderLock(directory: outputDirectory)
+        try checkRanksAgree()
+        var folderLock: RunFolderLock?
+        if group.isLeader {
+            try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+            folderLock = try RunFolderLock(directory: outputDirectory)
+            if resume == nil { try AdaptationCheckpoints.claimFolder(outputDirectory, overwrite: settings.overwrite, log: log) }
+        }
         defer { withExtendedLifetime(folderLock) {} }
-        if resume == nil { try AdaptationCheckpoints.claimFolder(outputDirectory, overwrite: settings.overwrite, log: log) }
+        // Every rank must get here before any trains: a refusal on rank 0 (the folder) stops them all.
+        try group.barrier("MPI_Barrier before training")
 
-        // Data: the training stream and the fixed held-out batches.
+        // Data: the training stream and the fixed held-out batches (rank 0 evaluates).
         let tokenizer = prepared.tokenizer
         let vocabulary = prepared.vocabulary
         let data = try AdaptationData(settings: settings, tokenizer: tokenizer, vocabulary: vocabulary,
-                                      resumeFrom: resume?.cursor)
-        let evaluation = try settings.heldOutEvaluation(tokenizer: tokenizer, vocabulary: vocabulary)
+                                      resumeFrom: resume?.cursor, group: group)
+        let evaluation = group.isLeader ? try settings.heldOutEvaluation(tokenizer: tokenizer, vocabulary: vocabulary) : nil
         let totalSteps = try settings.plannedSteps(tokenizer: tokenizer, padId: vocabulary.padId, log: log)
 
         // Model and optimizer of the phase the run is in, and where a resumed run left them.
@@ -131,44 +152,52 @@ public final class Adaptation {
                 into: trainer.optimizer, from: resume, phaseStart: phase.firstStep(headWarmupSteps: headWarmupSteps))
         }
 
-        // Reporting.
-        let report = try AdaptationReporter(
+        // Reporting (rank 0).
+        let report = try group.isLeader ? AdaptationReporter(
             settings: settings, outputDirectory: outputDirectory, startStep: startStep, totalSteps: totalSteps,
-            resumed: resume != nil, state: state, progressIsTerminal: progressIsTerminal, log: log)
-        try checkpoints.writeRunDescription(to: outputDirectory)
-        report.describeStart(
-            prepared: prepared, trainable: trainer.optimizer.spans.elementCount, corpusFiles: data.stream.files.count,
-            heldOutBatches: evaluation.batchCount, warmupSteps: trainer.schedule.warmupSteps, precision: precision,
-            outputDirectory: outputDirectory)
-        report.describePhase(phase, headWarmupSteps: headWarmupSteps, totalSteps: totalSteps,
-                             trainable: trainer.optimizer.spans.elementCount, automatic: automaticHeadWarmup)
-
+            resumed: resume != nil, state: state, progressIsTerminal: progressIsTerminal, log: log) : nil
+        if let report, let evaluation {
+            try checkpoints.writeRunDescription(to: outputDirectory, worldSize: group.size)
+            report.describeStart(
+                prepared: prepared, trainable: trainer.optimizer.spans.elementCount, corpusFiles: data.stream.files.count,
+                heldOutBatches: evaluation.batchCount, warmupSteps: trainer.schedule.warmupSteps, precision: precision,
+                outputDirectory: outputDirectory)
+            if group.isDistributed {
+                log("data-parallel: \(group.size) ranks × \(settings.threads) thread\(settings.threads == 1 ? "" : "s"), "
+                    + "\(settings.batchSize / group.size) of each batch's \(settings.batchSize) sequences per rank")
+            }
+            report.describePhase(phase, headWarmupSteps: headWarmupSteps, totalSteps: totalSteps,
+                                 trainable: trainer.optimizer.spans.elementCount, automatic: automaticHeadWarmup)
+        }
 
         // The loop: one optimizer step, then evaluate and save when due.
         if startStep == 0 { try evaluate(evaluation, trainer, report, &state) }
         var lastSavedStep = resume == nil ? -1 : startStep
         var lastEvalStep = startStep
         var stoppedBySignal = false
-        report.startTraining()
+        report?.startTraining()
         while state.step < totalSteps {
-            if stop.isRequested {
+            // A signal to any rank stops every rank after the same step.
+            if try group.anyRank(stop.isRequested, "MPI_Allreduce of the stop flag") {
                 stoppedBySignal = true
                 break
             }
             if phase == .headWarmup && state.step == headWarmupSteps {
                 phase = .full
                 trainer = try makeTrainer(phase, totalSteps: totalSteps)
-                report.describePhase(phase, headWarmupSteps: headWarmupSteps, totalSteps: totalSteps,
-                                     trainable: trainer.optimizer.spans.elementCount, automatic: automaticHeadWarmup)
+                report?.describePhase(phase, headWarmupSteps: headWarmupSteps, totalSteps: totalSteps,
+                                      trainable: trainer.optimizer.spans.elementCount, automatic: automaticHeadWarmup)
             }
             let stepStart = DispatchTime.now()
-            let batches = try data.nextStep(state: &state)
+            let (batches, share) = try data.nextStep(state: &state)
             let step = state.step, runSeed = settings.seed
-            let result = try trainer.step(batches) { micro in dropoutSeed(runSeed: runSeed, step: step, micro: micro) }
+            let result = try trainer.step(batches, share: share) { micro in
+                dropoutSeed(runSeed: runSeed, step: step, micro: micro)
+            }
             state.step += 1
             state.consecutiveBadSteps = result.skipped ? (state.consecutiveBadSteps ?? 0) + 1 : nil
-            report.trained(result, state: state, seconds: seconds(since: stepStart),
-                           nextRate: trainer.schedule.rate(atStep: trainer.completedSteps))
+            report?.trained(result, state: state, seconds: seconds(since: stepStart),
+                            nextRate: trainer.schedule.rate(atStep: trainer.completedSteps), ranks: group.size)
             if let bad = state.consecutiveBadSteps, bad >= settings.maxBadSteps {
                 throw TrainingError.diverged(
                     "\(bad) steps in a row (to step \(state.step)) had a non-finite loss or gradient norm and were skipped "
@@ -180,15 +209,19 @@ public final class Adaptation {
                 lastEvalStep = state.step
             }
             if settings.saveEvery > 0 && state.step % settings.saveEvery == 0 && state.step < totalSteps {
-                report.saved(try checkpoints.save(trainer: trainer, state: state, cursor: data.cursor))
+                try save(trainer, data, checkpoints, report, state)
                 lastSavedStep = state.step
             }
             afterStep?(state.step)
         }
-        if stop.isRequested { stoppedBySignal = true }
+        if try group.anyRank(stop.isRequested, "MPI_Allreduce of the stop flag") { stoppedBySignal = true }
         if !stoppedBySignal && lastEvalStep != state.step { try evaluate(evaluation, trainer, report, &state) }
-        if lastSavedStep != state.step {
-            report.saved(try checkpoints.save(trainer: trainer, state: state, cursor: data.cursor))
+        if lastSavedStep != state.step { try save(trainer, data, checkpoints, report, state) }
+        guard let report else {
+            return AdaptationSummary(
+                startStep: startStep, finalStep: state.step, totalSteps: totalSteps, trainingSeconds: 0,
+                wallSeconds: seconds(since: wallStart), tokens: 0, firstEval: [], lastEval: [], primaryScheme: settings.primaryEvalScheme,
+                checkpoints: [], stoppedBySignal: stoppedBySignal, checkpointWriteSeconds: [], outputDirectory: outputDirectory)
         }
         if stoppedBySignal { report.stoppedBySignal() }
         let summary = report.finish(state: state, checkpoints: checkpoints.store.checkpoints().map(\.url),
@@ -197,15 +230,29 @@ public final class Adaptation {
         return summary
     }
 
-    /// Scores the held-out batches, keeps the best primary-scheme loss in `state`, and reports.
-    private func evaluate(_ evaluation: HeldOutEvaluation, _ trainer: MaskedLMOptimizer, _ report: AdaptationReporter,
+    /// Scores the held-out batches, keeps the best primary-scheme loss in `state`, and reports (rank 0;
+    /// the other ranks wait).
+    private func evaluate(_ evaluation: HeldOutEvaluation?, _ trainer: MaskedLMOptimizer, _ report: AdaptationReporter?,
                           _ state: inout TrainerState) throws {
-        let started = DispatchTime.now()
-        let results = try evaluation.evaluate(trainer)
-        if let primary = results.first(where: { $0.scheme == report.primaryScheme }) {
-            state.record(evalLoss: primary.metrics.loss)
+        if let evaluation, let report {
+            let started = DispatchTime.now()
+            let results = try evaluation.evaluate(trainer)
+            if let primary = results.first(where: { $0.scheme == report.primaryScheme }) {
+                state.record(evalLoss: primary.metrics.loss)
+            }
+            report.evaluated(results, state: state, seconds: seconds(since: started))
         }
-        report.evaluated(results, state: state, seconds: seconds(since: started))
+        try group.barrier("MPI_Barrier after the evaluation")
+    }
+
+    /// Rank 0 writes the checkpoint once every rank is known to hold the same weights; the others wait.
+    private func save(_ trainer: MaskedLMOptimizer, _ data: AdaptationData, _ checkpoints: AdaptationCheckpoints,
+                      _ report: AdaptationReporter?, _ state: TrainerState) throws {
+        try checkWeightsAgree(trainer.model, step: state.step)
+        if let report {
+            report.saved(try checkpoints.save(trainer: trainer, state: state, cursor: data.cursor))
+        }
+        try group.barrier("MPI_Barrier after the checkpoint")
     }
 
     /// AdamW over the phase's trainable tensors, at their groups' learning rates, with the phase's schedule.
@@ -219,6 +266,7 @@ public final class Adaptation {
             schedule: phase.schedule(settings, totalSteps: totalSteps, headWarmupSteps: settings.headWarmupSteps ?? 0),
             maxGradNorm: settings.maxGradNorm > 0 ? settings.maxGradNorm : nil, batchSize: settings.batchSize,
             seqLength: settings.maxSeqLength,
-            maxMaskedTokens: settings.batchSize * min(settings.maxSeqLength, expectedMasked), threads: settings.threads)
+            maxMaskedTokens: settings.batchSize * min(settings.maxSeqLength, expectedMasked), threads: settings.threads,
+            group: group)
     }
 }

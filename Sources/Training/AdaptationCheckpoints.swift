@@ -148,13 +148,15 @@ struct AdaptationCheckpoints {
         optimizer.restore(stepCount: step - phaseStart)
     }
 
-    /// `run.json`: the settings and the model a person reads to know what the folder holds.
-    func writeRunDescription(to directory: URL) throws {
+    /// `run.json`: the settings and the model a person reads to know what the folder holds, and the ranks
+    /// of the (latest) session (`world_size`, 1 without mpirun; a resume may use another number).
+    func writeRunDescription(to directory: URL, worldSize: Int = 1) throws {
         let url = directory.appendingPathComponent(RunDirectory.settingsFileName)
         let object: [String: Any] = [
             "settings": (try? JSONSerialization.jsonObject(with: Data(try settings.jsonString().utf8))) ?? [:],
             "model": prepared.checkpoint?.source ?? "scratch",
             "lowercase": prepared.lowercase,
+            "world_size": worldSize,
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: url, options: .atomic)

@@ -1,20 +1,36 @@
 import Corpus
+import DataParallel
 import Foundation
 import Masking
 import Tokenizer
 
 /// The training data of a run: the shuffled corpus stream, where it stands (the cursor a checkpoint
 /// stores), and the masked micro-batches of each optimizer step.
+///
+/// Data-parallel, every rank reads and masks the same whole micro-batches (the masks of a batch are drawn
+/// row after row from one generator, so only the whole batch gives the one-process masks) and trains on
+/// its contiguous share of the rows: `--batch-size` stays the global batch, and the data order, the masks
+/// and the dropout do not depend on the number of ranks.
 final class AdaptationData {
     let settings: AdaptationSettings
     let stream: CorpusStreamer
     let masking: any MaskingStrategy
+    let group: ProcessGroup
     /// Reused every step: each holds its token and mask buffers.
     private var microBatches: [MicroBatch]
+    /// This rank's rows of each micro-batch (empty in one process).
+    private var shares: [MicroBatch]
+
+    /// The rows of a `batchSize`-row micro-batch that rank `rank` of `size` trains on.
+    static func shareRows(batchSize: Int, rank: Int, size: Int) -> Range<Int> {
+        let rows = batchSize / size
+        return rank * rows..<(rank + 1) * rows
+    }
 
     init(settings: AdaptationSettings, tokenizer: WordPieceTokenizer, vocabulary: Vocabulary,
-         resumeFrom cursor: CorpusCursor?) throws {
+         resumeFrom cursor: CorpusCursor?, group: ProcessGroup = .single) throws {
         self.settings = settings
+        self.group = group
         stream = try CorpusStreamer(options: settings.trainCorpusOptions(), tokenizer: tokenizer, resumeFrom: cursor)
         masking = try makeMaskingStrategy(settings.maskingOptions, vocabulary: try MaskingVocabulary(vocabulary))
         let padId = vocabulary.padId
@@ -23,14 +39,33 @@ final class AdaptationData {
                 tokens: TokenBatch(batchSize: settings.batchSize, seqLength: settings.maxSeqLength, padId: padId),
                 masked: MaskedBatch(batchSize: settings.batchSize, seqLength: settings.maxSeqLength))
         }
+        let shareSize = settings.batchSize / group.size
+        shares = group.isDistributed ? (0..<settings.gradAccum).map { _ in
+            MicroBatch(
+                tokens: TokenBatch(batchSize: shareSize, seqLength: settings.maxSeqLength, padId: padId),
+                masked: MaskedBatch(batchSize: shareSize, seqLength: settings.maxSeqLength))
+        } : []
     }
 
     var cursor: CorpusCursor { stream.cursor }
 
-    /// Reads and masks the next step's (up to `gradAccum`) micro-batches. A step never spans two
-    /// epochs: at the end of one it takes what is left (as HF `Trainer` does), and the next step
-    /// starts the next epoch. A short last batch is used as it is.
-    func nextStep(state: inout TrainerState) throws -> [MicroBatch] {
+    /// Reads and masks the next step's (up to `gradAccum`) micro-batches: this rank's share of each, and
+    /// where that share lies. A step never spans two epochs: at the end of one it takes what is left (as
+    /// HF `Trainer` does), and the next step starts the next epoch. A short last batch is used as it is
+    /// (a rank whose rows it lacks trains on none).
+    func nextStep(state: inout TrainerState) throws -> (batches: [MicroBatch], share: BatchShare) {
+        let whole = try nextWholeStep(state: &state)
+        guard group.isDistributed else { return (whole, .whole) }
+        let rows = Self.shareRows(batchSize: settings.batchSize, rank: group.rank, size: group.size)
+        var masked = 0
+        for (index, batch) in whole.enumerated() {
+            shares[index].copyRows(rows.clamped(to: rows.lowerBound..<max(rows.lowerBound, batch.tokens.rowCount)), of: batch)
+            masked += batch.masked.maskedPositions.count
+        }
+        return (whole.count == shares.count ? shares : Array(shares[0..<whole.count]), BatchShare(firstRow: rows.lowerBound, maskedTokens: masked))
+    }
+
+    private func nextWholeStep(state: inout TrainerState) throws -> [MicroBatch] {
         var filled = 0
         while filled < microBatches.count {
             if try !stream.nextBatch(into: &microBatches[filled].tokens) {

@@ -93,7 +93,8 @@ final class AdaptationReporter {
     func startTraining() { runStart = DispatchTime.now() }
 
     /// One optimizer step: a metrics.jsonl train line and the progress line.
-    func trained(_ result: StepResult, state: TrainerState, seconds stepSeconds: Double, nextRate: Double) {
+    /// `ranks` > 1 adds the seconds the step spent summing over the ranks (`allreduce_s`).
+    func trained(_ result: StepResult, state: TrainerState, seconds stepSeconds: Double, nextRate: Double, ranks: Int = 1) {
         summary.trainingSeconds += stepSeconds
         summary.tokens += result.tokens
         if result.skipped {
@@ -117,7 +118,8 @@ final class AdaptationReporter {
             ("masked", .int(result.maskedTokens)), ("lr", .double(result.learningRate)),
             ("grad_norm", .double(result.gradNorm)), ("tokens", .int(result.tokens)),
             ("tokens_per_s", .double(throughput.rounded())), ("elapsed", .double(seconds(since: runStart))),
-        ] + (result.skipped ? [("skipped", .bool(true))] : [])))
+        ] + (ranks > 1 ? [("allreduce_s", .double(result.allreduceSeconds))] : [])
+            + (result.skipped ? [("skipped", .bool(true))] : [])))
         let secondsPerStep = summary.trainingSeconds / Double(state.step - summary.startStep)
         progress.show(step: state.step, learningRate: nextRate, tokensPerSecond: throughput,
                       secondsPerStep: secondsPerStep, now: seconds(since: runStart))

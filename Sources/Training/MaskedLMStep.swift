@@ -1,4 +1,6 @@
 import Corpus
+import DataParallel
+import Dispatch
 import Masking
 import Model
 import Optimization
@@ -13,6 +15,23 @@ public struct MicroBatch {
     public init(tokens: TokenBatch, masked: MaskedBatch) {
         self.tokens = tokens
         self.masked = masked
+    }
+
+    /// This batch as rows `rows` of `whole` (a data-parallel rank's share; see `MaskedBatch.copyRows`).
+    public mutating func copyRows(_ rows: Range<Int>, of whole: MicroBatch) {
+        let s = tokens.seqLength, first = rows.lowerBound * s, count = rows.count * s
+        func copy<T>(_ target: inout [T], _ source: [T]) {
+            target.withUnsafeMutableBufferPointer { out in
+                source.withUnsafeBufferPointer { out.baseAddress!.update(from: $0.baseAddress! + first, count: count) }
+            }
+        }
+        copy(&tokens.inputIds, whole.tokens.inputIds)
+        copy(&tokens.tokenTypeIds, whole.tokens.tokenTypeIds)
+        copy(&tokens.attentionMask, whole.tokens.attentionMask)
+        copy(&tokens.specialTokensMask, whole.tokens.specialTokensMask)
+        copy(&tokens.wordIds, whole.tokens.wordIds)
+        tokens.rowCount = rows.count
+        masked.copyRows(rows, of: whole.masked)
     }
 
     /// Real (non-padding) tokens in the filled rows.
@@ -38,12 +57,33 @@ public struct StepResult: Equatable, Sendable {
     public var learningRate: Double
     /// The loss or the gradient norm was not finite, so no update was applied.
     public var skipped = false
+    /// Seconds spent summing the ranks' gradients and counts (0 in one process).
+    public var allreduceSeconds = 0.0
+}
+
+/// Which part of each micro-batch of a step this process trains on: all of it, or a data-parallel
+/// rank's contiguous share of the rows.
+public struct BatchShare: Sendable, Equatable {
+    /// The rows given are those of the whole micro-batches from this one on (dropout follows it).
+    public var firstRow: Int
+    /// Masked tokens of the whole step, every rank's rows (nil: those of the rows given).
+    public var maskedTokens: Int?
+
+    public init(firstRow: Int = 0, maskedTokens: Int? = nil) {
+        self.firstRow = firstRow
+        self.maskedTokens = maskedTokens
+    }
+
+    public static let whole = BatchShare()
 }
 
 /// Forward, backward and AdamW update for the masked-LM objective, with gradient accumulation
 /// and clipping. Micro-batch gradients are weighted by their masked-token counts, so
 /// accumulating k micro-batches equals one batch of all their rows (loss = mean over every
-/// masked token of the step; with equal counts this is the plain 1/k mean).
+/// masked token of the step; with equal counts this is the plain 1/k mean). Data-parallel: each rank
+/// scales its rows' gradient by the step's global masked-token count, so one sum over the ranks
+/// (`ProcessGroup.allreduceSum` over the trainable part of the arena) gives the one-process gradient;
+/// every rank then takes the same update.
 public final class MaskedLMOptimizer {
     public let model: BertModel
     public let optimizer: AdamW
@@ -54,12 +94,21 @@ public final class MaskedLMOptimizer {
         didSet { optimizer.threads = threads }
     }
     public private(set) var workspace: BertWorkspace
+    public let group: ProcessGroup
+    /// The arena range covering every trainable tensor: what the ranks sum.
+    let reducedRange: Range<Int>
+    /// Loss sum, correct predictions, tokens: summed over the ranks with the gradients.
+    private var counts = [Double](repeating: 0, count: 3)
 
     public var completedSteps: Int { optimizer.stepCount }
 
     public init(model: BertModel, spans: TrainableSpans, settings: AdamWSettings, schedule: LearningRateSchedule,
-                maxGradNorm: Double?, batchSize: Int, seqLength: Int, maxMaskedTokens: Int, threads: Int) {
+                maxGradNorm: Double?, batchSize: Int, seqLength: Int, maxMaskedTokens: Int, threads: Int,
+                group: ProcessGroup = .single) {
         self.model = model
+        self.group = group
+        let lower = spans.tensors.map(\.offset).min() ?? 0
+        reducedRange = lower..<max(lower, spans.tensors.map { $0.offset + $0.count }.max() ?? 0)
         self.optimizer = AdamW(spans: spans, settings: settings, threads: threads)
         self.schedule = schedule
         self.maxGradNorm = maxGradNorm
@@ -82,7 +131,9 @@ public final class MaskedLMOptimizer {
     }
 
     /// Runs the forward pass of one micro-batch (only its filled rows).
-    func forward(_ batch: MicroBatch, training: Bool, dropoutSeed: UInt64) throws -> MaskedLMResult {
+    func forward(_ batch: MicroBatch, training: Bool, dropoutSeed: UInt64, dropoutFirstRow: Int = 0) throws
+        -> MaskedLMResult
+    {
         ensureCapacity(for: batch)
         let rows = batch.tokens.rowCount
         let n = rows * batch.tokens.seqLength
@@ -98,7 +149,7 @@ public final class MaskedLMOptimizer {
                                 attentionMask: UnsafeBufferPointer(rebasing: attention[0..<n]))
                             return try model.maskedLMForward(
                                 inputs, maskedPositions: positions, labels: labels, workspace: workspace,
-                                training: training, dropoutSeed: dropoutSeed)
+                                training: training, dropoutSeed: dropoutSeed, dropoutFirstRow: dropoutFirstRow)
                         }
                     }
                 }
@@ -106,12 +157,14 @@ public final class MaskedLMOptimizer {
         }
     }
 
-    /// One optimizer step over `microBatches`. `dropoutSeed(i)` seeds micro-batch i's dropout.
-    public func step(_ microBatches: [MicroBatch], dropoutSeed: (Int) -> UInt64) throws -> StepResult {
+    /// One optimizer step over `microBatches` (this rank's `share` of each). `dropoutSeed(i)` seeds
+    /// micro-batch i's dropout.
+    public func step(_ microBatches: [MicroBatch], share: BatchShare = .whole, dropoutSeed: (Int) -> UInt64) throws
+        -> StepResult
+    {
         let spans = optimizer.spans
         let gradients = model.gradients
-        let counts = microBatches.map { $0.masked.maskedPositions.count }
-        let total = counts.reduce(0, +)
+        let total = share.maskedTokens ?? microBatches.reduce(0) { $0 + $1.masked.maskedPositions.count }
         model.zeroGradients()
         var lossSum = 0.0, correct = 0, tokens = 0
         // Invariant after micro-batch i: gradients = Σ_{j≤i} (c_j / c_i) g_j, where g_j is the
@@ -119,21 +172,36 @@ public final class MaskedLMOptimizer {
         var previousCount = 0
         for (index, batch) in microBatches.enumerated() {
             tokens += batch.realTokenCount
-            let count = counts[index]
+            let count = batch.masked.maskedPositions.count
             guard count > 0, batch.tokens.rowCount > 0 else { continue }
             if previousCount > 0 && previousCount != count {
                 GradientClipping.scale(gradients, by: Float(Double(previousCount) / Double(count)),
                                        spans: spans, threads: threads)
             }
-            let result = try forward(batch, training: true, dropoutSeed: dropoutSeed(index))
+            let result = try forward(batch, training: true, dropoutSeed: dropoutSeed(index),
+                                     dropoutFirstRow: share.firstRow)
             try model.maskedLMBackward(workspace: workspace)
             lossSum += Double(result.loss) * Double(result.count)
             correct += result.correct
             previousCount = count
         }
-        if total > 0 && previousCount != total {
+        if total > 0 && previousCount > 0 && previousCount != total {
             GradientClipping.scale(gradients, by: Float(Double(previousCount) / Double(total)),
                                    spans: spans, threads: threads)
+        }
+        var allreduceSeconds = 0.0
+        if group.isDistributed {
+            let started = DispatchTime.now()
+            try group.allreduceSum(
+                UnsafeMutableBufferPointer(rebasing: gradients[reducedRange]), "MPI_Allreduce of the gradients")
+            counts[0] = lossSum
+            counts[1] = Double(correct)
+            counts[2] = Double(tokens)
+            try counts.withUnsafeMutableBufferPointer { try group.allreduceSum($0, "MPI_Allreduce of the step's loss and counts") }
+            lossSum = counts[0]
+            correct = Int(counts[1])
+            tokens = Int(counts[2])
+            allreduceSeconds = seconds(since: started)
         }
         let norm = GradientClipping.clip(gradients, spans: spans, maxNorm: maxGradNorm, threads: threads)
         let rate = schedule.rate(atStep: optimizer.stepCount)
@@ -142,13 +210,14 @@ public final class MaskedLMOptimizer {
         if (total > 0 && !loss.isFinite) || !norm.isFinite {
             optimizer.skipUpdate()
             return StepResult(loss: loss, correct: correct, maskedTokens: total, tokens: tokens, gradNorm: norm,
-                              learningRate: rate, skipped: true)
+                              learningRate: rate, skipped: true, allreduceSeconds: allreduceSeconds)
         }
         // A step without masked tokens (all gradients zero) still updates, as torch would.
         optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients), learningRate: rate)
         model.parametersDidChange()
         return StepResult(
-            loss: loss, correct: correct, maskedTokens: total, tokens: tokens, gradNorm: norm, learningRate: rate)
+            loss: loss, correct: correct, maskedTokens: total, tokens: tokens, gradNorm: norm, learningRate: rate,
+            allreduceSeconds: allreduceSeconds)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Corpus
+import DataParallel
 import Foundation
 import Model
 import Reporting
@@ -18,6 +19,9 @@ struct Adapt: ParsableCommand {
             held-out MLM loss, perplexity and accuracy under token and whole-word masking, and writes \
             step-N.safetensors.gz checkpoints and metrics.jsonl to --output-dir. Ctrl-C saves a checkpoint; \
             --resume continues exactly where it stopped.
+            Data-parallel: mpirun -np N mlm-adapt … trains on N processes (Open MPI, loaded at run time); \
+            --batch-size stays the global batch (N must divide it), and --threads defaults to each machine's \
+            cores shared among its ranks.
             """)
 
     static let defaultInit = RepositoryFiles.baseModel
@@ -91,6 +95,23 @@ struct Adapt: ParsableCommand {
     }
 
     func run() throws {
+        let group: ProcessGroup
+        do { group = try ProcessGroup.start() } catch { throw CommandError("\(error)") }
+        guard group.isDistributed else { return try train(group: group) }
+        // A failure on one rank must end them all (the others would wait in the next collective call).
+        do {
+            try train(group: group)
+            group.finalize()
+        } catch let exit as ExitCode {
+            group.finalize()
+            throw exit
+        } catch {
+            logLine("Error: rank \(group.rank) of \(group.size): \(error)")
+            group.abort(code: 1)
+        }
+    }
+
+    func train(group: ProcessGroup) throws {
         var settings: AdaptationSettings
         let source: ModelSource
         var resumed: LoadedCheckpoint?
@@ -108,6 +129,14 @@ struct Adapt: ParsableCommand {
             ?? resumed?.reference.weights.deletingLastPathComponent()
             ?? RunDirectory.defaultURL(
                 corpus: settings.corpus.map { $0 == CorpusSources.standardInput ? "stdin" : $0 }, mask: settings.mask)
+        if group.isDistributed {
+            if settings.corpus.contains(CorpusSources.standardInput) {
+                throw CommandError("--corpus -: under mpirun only rank 0 gets standard input; save it to a file every rank can read")
+            }
+            if options.runtime.threads == nil {
+                settings.threads = group.defaultThreads(cores: RuntimeDefaults.threads)
+            }
+        }
         // Standard input is read once, into the run folder, so the held-out split, every epoch and a
         // resume read the same text (the stored settings name the copy).
         if let index = settings.corpus.firstIndex(of: CorpusSources.standardInput) {
@@ -117,7 +146,7 @@ struct Adapt: ParsableCommand {
         try Self.checkCorpus(settings.corpus)
         try Self.checkCorpus(settings.validationCorpus)
 
-        logLine(OpenBLASRuntime.kernelDescription)
+        if group.isLeader { logLine(OpenBLASRuntime.kernelDescription) }
         let stop = StopSignal()
         stop.install()
         defer { stop.uninstall() }
@@ -125,11 +154,11 @@ struct Adapt: ParsableCommand {
         let adaptation: Adaptation
         do {
             adaptation = try Adaptation(settings: settings, source: source, resume: resumed, outputDirectory: output,
-                                        stop: stop)
+                                        stop: stop, group: group)
         } catch TrainingError.invalidSetting(let message) { throw ValidationError(message) }
         OpenBLASRuntime.setThreads(settings.threads)
         let summary = try adaptation.run()
-        printSummary(summary)
+        if group.isLeader { printSummary(summary) }
         if summary.stoppedBySignal {
             throw ExitCode(128 + stop.signalNumber)
         }

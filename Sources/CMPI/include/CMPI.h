@@ -1,0 +1,20 @@
+#ifndef MLM_CMPI_H
+#define MLM_CMPI_H
+
+/// Open MPI (`libmpi.so.40`), loaded at run time with dlopen, so the package neither links nor needs
+/// its headers. Only the calls data-parallel training makes are bound, all on MPI_COMM_WORLD. Every
+/// call returns 0 on success, else an MPI error code; `mlm_mpi_describe` turns one into text.
+
+/// Loads `library` and binds the calls: 1 on success, else 0 with the reason in `error`.
+int mlm_mpi_load(const char *library, char *error, long error_length);
+/// MPI_Init_thread (serialized: one thread at a time calls MPI), errors returned instead of aborting.
+int mlm_mpi_init(int *rank, int *size);
+int mlm_mpi_allreduce_sum_float(float *values, long count);
+int mlm_mpi_allreduce_sum_double(double *values, long count);
+int mlm_mpi_broadcast(void *bytes, long count, int root);
+int mlm_mpi_barrier(void);
+void mlm_mpi_abort(int code);
+int mlm_mpi_finalize(void);
+void mlm_mpi_describe(int code, char *text, long text_length);
+
+#endif
