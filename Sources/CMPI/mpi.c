@@ -2,8 +2,10 @@
 // without it. Open MPI's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, …) are addresses of objects the
 // library exports (`ompi_mpi_comm_world`, …), so dlsym finds them; MPICH's integer handles are not
 // supported. Constants are those of Open MPI's mpi.h (4.x).
+#define _GNU_SOURCE
 #include "CMPI.h"
 #include <dlfcn.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,7 +29,7 @@ static struct {
     int (*abort)(handle, int);
     int (*finalize)(void);
     int (*error_string)(int, char *, int *);
-    handle world, float_type, double_type, byte_type, sum, errors_return;
+    handle world, float_type, double_type, byte_type, sum, max, errors_return;
 } mpi;
 
 int mlm_mpi_load(const char *library, char *error, long error_length) {
@@ -64,6 +66,7 @@ int mlm_mpi_load(const char *library, char *error, long error_length) {
     BIND(double_type, "ompi_mpi_double");
     BIND(byte_type, "ompi_mpi_byte");
     BIND(sum, "ompi_mpi_op_sum");
+    BIND(max, "ompi_mpi_op_max");
     BIND(errors_return, "ompi_mpi_errors_return");
 #undef BIND
     mpi.library = lib;
@@ -80,21 +83,25 @@ int mlm_mpi_init(int *rank, int *size) {
     return mpi.comm_size(mpi.world, size);
 }
 
-static int allreduce_sum(void *values, long count, handle type, long element_size) {
+static int allreduce(void *values, long count, handle type, long element_size, handle op) {
     for (long start = 0; start < count; start += piece) {
         long n = count - start < piece ? count - start : piece;
-        int status = mpi.allreduce(IN_PLACE, (char *)values + start * element_size, (int)n, type, mpi.sum, mpi.world);
+        int status = mpi.allreduce(IN_PLACE, (char *)values + start * element_size, (int)n, type, op, mpi.world);
         if (status != SUCCESS) return status;
     }
     return SUCCESS;
 }
 
 int mlm_mpi_allreduce_sum_float(float *values, long count) {
-    return allreduce_sum(values, count, mpi.float_type, sizeof(float));
+    return allreduce(values, count, mpi.float_type, sizeof(float), mpi.sum);
 }
 
 int mlm_mpi_allreduce_sum_double(double *values, long count) {
-    return allreduce_sum(values, count, mpi.double_type, sizeof(double));
+    return allreduce(values, count, mpi.double_type, sizeof(double), mpi.sum);
+}
+
+int mlm_mpi_allreduce_max_double(double *values, long count) {
+    return allreduce(values, count, mpi.double_type, sizeof(double), mpi.max);
 }
 
 int mlm_mpi_broadcast(void *bytes, long count, int root) {
@@ -125,4 +132,10 @@ void mlm_mpi_describe(int code, char *text, long text_length) {
         snprintf(text, (size_t)text_length, "%s", buffer);
     else
         snprintf(text, (size_t)text_length, "MPI error %d", code);
+}
+
+int mlm_affinity_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    return CPU_COUNT(&set);
 }

@@ -56,8 +56,18 @@ public final class ProcessGroup: Sendable {
         self.usesMPI = usesMPI
     }
 
-    /// Worker threads per rank when none are asked for: the machine's cores shared among its ranks.
-    public func defaultThreads(cores: Int) -> Int { max(1, cores / localRanks) }
+    /// Worker threads per rank when none are asked for: the cores mpirun bound the rank to, or, unbound,
+    /// the machine's cores shared among its ranks.
+    public func defaultThreads(cores: Int) -> Int {
+        if let bound = Self.boundCores, bound < cores { return bound }
+        return max(1, cores / localRanks)
+    }
+
+    /// The CPUs this process may run on, when the system says.
+    public static var boundCores: Int? {
+        let count = Int(mlm_affinity_cpu_count())
+        return count > 0 ? count : nil
+    }
 
     /// Rank 0: the one that evaluates, logs and writes the run folder.
     public var isLeader: Bool { rank == 0 }
@@ -72,7 +82,7 @@ public final class ProcessGroup: Sendable {
         guard mlm_mpi_load(library, &error, error.count) == 1 else {
             throw DataParallelError.unavailable(
                 "started by mpirun (\(variable) is set), but Open MPI's \(library) cannot be loaded: "
-                    + String(cString: error) + ". Install Debian's openmpi-bin and libopenmpi-dev (make deps), "
+                    + text(error) + ". Install Debian's openmpi-bin and libopenmpi-dev (make deps), "
                     + "or set \(libraryVariable) to the library's path")
         }
         var rank: Int32 = 0, size: Int32 = 0
@@ -86,7 +96,12 @@ public final class ProcessGroup: Sendable {
     static func describe(_ status: Int32) -> String {
         var text = [CChar](repeating: 0, count: 512)
         mlm_mpi_describe(status, &text, text.count)
-        return String(cString: text)
+        return Self.text(text)
+    }
+
+    /// A C string filled in by the shim.
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func check(_ status: Int32, _ call: String) throws {
@@ -106,11 +121,12 @@ public final class ProcessGroup: Sendable {
         try check(mlm_mpi_allreduce_sum_double(base, values.count), what)
     }
 
-    /// True on every rank when `flag` is true on any.
-    public func anyRank(_ flag: Bool, _ what: String = "MPI_Allreduce") throws -> Bool {
-        var value = flag ? 1.0 : 0
-        try withUnsafeMutablePointer(to: &value) { try allreduceSum(UnsafeMutableBufferPointer(start: $0, count: 1), what) }
-        return value > 0
+    /// The largest of the ranks' `value`s, on every rank.
+    public func largest(_ value: Int32, _ what: String = "MPI_Allreduce") throws -> Int32 {
+        guard usesMPI, size > 1 else { return value }
+        var result = Double(value)
+        try check(mlm_mpi_allreduce_max_double(&result, 1), what)
+        return Int32(result)
     }
 
     /// Rank `root`'s value, on every rank.

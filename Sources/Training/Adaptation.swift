@@ -177,8 +177,7 @@ public final class Adaptation {
         var stoppedBySignal = false
         report?.startTraining()
         while state.step < totalSteps {
-            // A signal to any rank stops every rank after the same step.
-            if try group.anyRank(stop.isRequested, "MPI_Allreduce of the stop flag") {
+            if try agreedStop() {
                 stoppedBySignal = true
                 break
             }
@@ -214,7 +213,7 @@ public final class Adaptation {
             }
             afterStep?(state.step)
         }
-        if try group.anyRank(stop.isRequested, "MPI_Allreduce of the stop flag") { stoppedBySignal = true }
+        if try agreedStop() { stoppedBySignal = true }
         if !stoppedBySignal && lastEvalStep != state.step { try evaluate(evaluation, trainer, report, &state) }
         if lastSavedStep != state.step { try save(trainer, data, checkpoints, report, state) }
         guard let report else {
@@ -228,6 +227,14 @@ public final class Adaptation {
                                     wallSeconds: seconds(since: wallStart))
         writeRunReport(summary)
         return summary
+    }
+
+    /// Whether any rank was asked to stop: a signal to one rank stops every rank after the same step, and
+    /// each then reports the same signal.
+    private func agreedStop() throws -> Bool {
+        let signal = try group.largest(stop.signalNumber, "MPI_Allreduce of the stop flag")
+        if signal != 0 { stop.request(signal) }
+        return signal != 0
     }
 
     /// Scores the held-out batches, keeps the best primary-scheme loss in `state`, and reports (rank 0;

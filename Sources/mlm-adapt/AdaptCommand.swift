@@ -136,6 +136,10 @@ struct Adapt: ParsableCommand {
             if options.runtime.threads == nil {
                 settings.threads = group.defaultThreads(cores: RuntimeDefaults.threads)
             }
+            if group.isLeader, let bound = ProcessGroup.boundCores, bound < settings.threads {
+                logLine("warning: rank 0 is bound to \(bound) core(s) but runs \(settings.threads) threads; "
+                    + "start mpirun with --bind-to none (or --map-by ppr:1:node:PE=\(settings.threads)) to give each rank its cores")
+            }
         }
         // Standard input is read once, into the run folder, so the held-out split, every epoch and a
         // resume read the same text (the stored settings name the copy).
@@ -158,7 +162,7 @@ struct Adapt: ParsableCommand {
         } catch TrainingError.invalidSetting(let message) { throw ValidationError(message) }
         OpenBLASRuntime.setThreads(settings.threads)
         let summary = try adaptation.run()
-        if group.isLeader { printSummary(summary) }
+        if group.isLeader { printSummary(summary, ranks: group.size) }
         if summary.stoppedBySignal {
             throw ExitCode(128 + stop.signalNumber)
         }
@@ -179,7 +183,8 @@ struct Adapt: ParsableCommand {
         if let problem = try TextCheck.firstProblem(in: resolved.files) { throw CommandError(problem.description) }
     }
 
-    func printSummary(_ s: AdaptationSummary) {
+    /// `ranks` > 1: the resume command is an mpirun one (another number of ranks also resumes exactly).
+    func printSummary(_ s: AdaptationSummary, ranks: Int = 1) {
         var lines: [String] = []
         let stepsRun = s.finalStep - s.startStep
         lines.append("")
@@ -206,7 +211,7 @@ struct Adapt: ParsableCommand {
         lines.append("metrics: \(s.outputDirectory.appendingPathComponent(RunDirectory.metricsFileName).path)")
         lines.append("report: \(s.reportURL.path)")
         if let last = s.lastCheckpoint, s.stoppedBySignal || s.finalStep < s.totalSteps {
-            lines.append("saved \(last.path); resume with: mlm-adapt --resume \(s.outputDirectory.path)")
+            lines.append("saved \(last.path); resume with: \(ranks > 1 ? "mpirun -np \(ranks) " : "")mlm-adapt --resume \(s.outputDirectory.path)")
         }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }

@@ -84,6 +84,7 @@ struct FineTuneArguments: ParsableArguments {
     }
 
     func runOptions(task: String, metric: SelectionMetric, balanced: Bool, columns: TextColumns, arguments: [String]) throws -> RunOptions {
+        try refuseDataParallel(task)
         let tuning = FineTuneOptions(
             epochs: epochs, batchSize: batchSize, learningRate: lr, warmup: warmup, schedule: schedule, gradAccum: gradAccum,
             weightDecay: weightDecay, maxGradNorm: maxGradNorm,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import Foundation
 import Masking
 import Optimization
@@ -14,6 +15,14 @@ extension Precision: ExpressibleByArgument {}
 
 extension Warmup: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
+}
+
+/// Fine-tuning runs in one process: under mpirun each rank would train alone and race for the run folder.
+func refuseDataParallel(_ command: String) throws {
+    if case .mpirun(let variable, _) = Launch.detect() {
+        throw CommandError("\(command) runs in one process; data-parallel training under mpirun (\(variable) is set) "
+            + "is adapt's alone. Run it without mpirun")
+    }
 }
 
 /// `--threads` and `--precision`: how every command that runs the model runs it.

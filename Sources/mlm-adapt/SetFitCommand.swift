@@ -131,6 +131,7 @@ struct SetFitCommand: ParsableCommand {
     }
 
     func run() throws {
+        try refuseDataParallel("setfit")
         let precision = try runtime.start()
         let initURL: URL
         if let path = `init` {

@@ -11,8 +11,9 @@ final class Child: @unchecked Sendable {
     /// Each line, when it arrived, and whether the process was still running then.
     private(set) var arrivals: [(line: String, time: Date, running: Bool)] = []
 
-    init(_ arguments: [String], directory: URL? = nil, environment extra: [String: String] = [:]) throws {
-        process.executableURL = try #require(SignalTests.executable, "build the mlm-adapt executable first (swift build)")
+    /// `executable`: another program than mlm-adapt (mpirun, which starts it).
+    init(_ arguments: [String], directory: URL? = nil, environment extra: [String: String] = [:], executable: URL? = nil) throws {
+        process.executableURL = try executable ?? #require(SignalTests.executable, "build the mlm-adapt executable first (swift build)")
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["MLM_ADAPT_NO_BLAS_REEXEC"] = "1"

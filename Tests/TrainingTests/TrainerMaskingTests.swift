@@ -23,7 +23,7 @@ import Tokenizer
         var state = TrainerState(step: 0, epoch: 0, batchInEpoch: 0, seed: settings.seed)
         var replaced = 0
         for _ in 0..<10 {
-            for batch in try data.nextStep(state: &state) {
+            for batch in try data.nextStep(state: &state).batches {
                 for (index, id) in batch.masked.inputIds.enumerated() where id != batch.tokens.inputIds[index] {
                     replaced += 1
                     #expect(!bracketed.contains(id), "drew \(vocabulary.tokens[Int(id)])")

@@ -11,10 +11,14 @@ int mlm_mpi_load(const char *library, char *error, long error_length);
 int mlm_mpi_init(int *rank, int *size);
 int mlm_mpi_allreduce_sum_float(float *values, long count);
 int mlm_mpi_allreduce_sum_double(double *values, long count);
+int mlm_mpi_allreduce_max_double(double *values, long count);
 int mlm_mpi_broadcast(void *bytes, long count, int root);
 int mlm_mpi_barrier(void);
 void mlm_mpi_abort(int code);
 int mlm_mpi_finalize(void);
 void mlm_mpi_describe(int code, char *text, long text_length);
+
+/// The CPUs this process may run on (mpirun binds ranks to cores by default), or 0 if unknown.
+int mlm_affinity_cpu_count(void);
 
 #endif
