@@ -18,6 +18,7 @@ struct MLMBench: ParsableCommand {
             TrainStepBenchmark.self,
             FineTuneBenchmark.self,
             SetFitBenchmark.self,
+            DataParallelBenchmark.self,
         ]
     )
 
