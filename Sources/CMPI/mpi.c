@@ -24,6 +24,8 @@ static struct {
     int (*comm_size)(handle, int *);
     int (*comm_set_errhandler)(handle, handle);
     int (*allreduce)(const void *, void *, int, handle, handle, handle);
+    int (*reduce_scatter)(const void *, void *, const int *, handle, handle, handle);
+    int (*allgatherv)(const void *, int, handle, void *, const int *, const int *, handle, handle);
     int (*bcast)(void *, int, handle, int, handle);
     int (*barrier)(handle);
     int (*abort)(handle, int);
@@ -56,6 +58,8 @@ int mlm_mpi_load(const char *library, char *error, long error_length) {
     BIND(comm_size, "MPI_Comm_size");
     BIND(comm_set_errhandler, "MPI_Comm_set_errhandler");
     BIND(allreduce, "MPI_Allreduce");
+    BIND(reduce_scatter, "MPI_Reduce_scatter");
+    BIND(allgatherv, "MPI_Allgatherv");
     BIND(bcast, "MPI_Bcast");
     BIND(barrier, "MPI_Barrier");
     BIND(abort, "MPI_Abort");
@@ -102,6 +106,14 @@ int mlm_mpi_allreduce_sum_double(double *values, long count) {
 
 int mlm_mpi_allreduce_max_double(double *values, long count) {
     return allreduce(values, count, mpi.double_type, sizeof(double), mpi.max);
+}
+
+int mlm_mpi_reduce_scatter_sum_float(const float *values, float *block, const int *counts) {
+    return mpi.reduce_scatter(values, block, counts, mpi.float_type, mpi.sum, mpi.world);
+}
+
+int mlm_mpi_allgather_float(float *values, const int *counts, const int *offsets) {
+    return mpi.allgatherv(IN_PLACE, 0, mpi.float_type, values, counts, offsets, mpi.float_type, mpi.world);
 }
 
 int mlm_mpi_broadcast(void *bytes, long count, int root) {

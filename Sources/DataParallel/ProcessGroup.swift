@@ -121,6 +121,28 @@ public final class ProcessGroup: Sendable {
         try check(mlm_mpi_allreduce_sum_double(base, values.count), what)
     }
 
+    /// Sums `values`, the concatenation of one block per rank (`counts[r]` floats each), over the ranks and
+    /// leaves this rank's block of the sums in `block`: the first half of a ring allreduce.
+    public func reduceScatterSum(_ values: UnsafeBufferPointer<Float>, into block: UnsafeMutableBufferPointer<Float>,
+                                 counts: [Int32], _ what: String = "MPI_Reduce_scatter") throws {
+        guard usesMPI, size > 1, let source = values.baseAddress, let target = block.baseAddress else { return }
+        precondition(counts.count == size && block.count >= Int(counts[rank]), "reduceScatterSum: \(counts) for \(size) ranks")
+        try counts.withUnsafeBufferPointer { try check(mlm_mpi_reduce_scatter_sum_float(source, target, $0.baseAddress!), what) }
+    }
+
+    /// Every rank's block of `values` (`counts[r]` floats at `offsets[r]`) to every rank, in place: the
+    /// second half of a ring allreduce.
+    public func allgather(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int32], offsets: [Int32],
+                          _ what: String = "MPI_Allgatherv") throws {
+        guard usesMPI, size > 1, let base = values.baseAddress else { return }
+        precondition(counts.count == size && offsets.count == size, "allgather: \(counts) at \(offsets) for \(size) ranks")
+        try counts.withUnsafeBufferPointer { counts in
+            try offsets.withUnsafeBufferPointer { offsets in
+                try check(mlm_mpi_allgather_float(base, counts.baseAddress!, offsets.baseAddress!), what)
+            }
+        }
+    }
+
     /// The largest of the ranks' `value`s, on every rank.
     public func largest(_ value: Int32, _ what: String = "MPI_Allreduce") throws -> Int32 {
         guard usesMPI, size > 1 else { return value }

@@ -61,16 +61,17 @@ public final class AdamW {
 
     /// Applies one AdamW update to the trainable tensors of `parameters` using `gradients`
     /// (both full arenas laid out as `spans` expects). Each tensor steps at `learningRate` times its
-    /// `spans.rateScales` factor.
+    /// `spans.rateScales` factor. `chunks` (default: all) restricts the update to those chunks of the spans:
+    /// a sharded optimizer's rank updates its own.
     public func update(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
-                       learningRate: Double) {
+                       learningRate: Double, chunks: Range<Int>? = nil) {
         stepCount += 1
         let step = Double(stepCount)
         let bias1 = 1 - pow(settings.beta1, step)
         let bias2Sqrt = (1 - pow(settings.beta2, step)).squareRoot()
         guard let p = parameters.baseAddress, let g = gradients.baseAddress,
               let m = firstMoments.baseAddress, let v = secondMoments.baseAddress else { return }
-        spans.forEachChunk(threads: threads, AdamWUpdate(
+        spans.forEachChunk(threads: threads, chunks: chunks, AdamWUpdate(
             p: p, g: g, m: m, v: v, learningRate: learningRate, weightDecay: settings.weightDecay, bias1: bias1,
             oneMinusBeta1: Float(1 - settings.beta1), beta2: Float(settings.beta2),
             oneMinusBeta2: Float(1 - settings.beta2), biasSqrt: Float(bias2Sqrt), eps: Float(settings.epsilon)))

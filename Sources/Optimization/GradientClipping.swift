@@ -6,12 +6,24 @@ public enum GradientClipping {
     /// chunk order, so the result does not depend on the thread count.
     public static func globalNorm(of gradients: UnsafeBufferPointer<Float>, spans: TrainableSpans,
                                   threads: Int) -> Double {
-        guard let g = gradients.baseAddress else { return 0 }
         let partial = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, spans.chunkCount))
         defer { partial.deallocate() }
         partial.initialize(repeating: 0)
-        spans.forEachChunk(threads: threads, SquaredNorms(g: g, partial: partial.baseAddress!))
-        return partial.reduce(0, +).squareRoot()
+        squaredNorms(of: gradients, spans: spans, threads: threads, into: partial)
+        return norm(ofSquaredNorms: UnsafeBufferPointer(partial))
+    }
+
+    /// Each chunk's sum of squares into `partial[chunk]` (`partial` holds `spans.chunkCount`), for `chunks`
+    /// (default: all; a sharded optimizer's ranks fill their own chunks and sum the vectors).
+    public static func squaredNorms(of gradients: UnsafeBufferPointer<Float>, spans: TrainableSpans,
+                                    chunks: Range<Int>? = nil, threads: Int, into partial: UnsafeMutableBufferPointer<Double>) {
+        guard let g = gradients.baseAddress, let base = partial.baseAddress, partial.count >= spans.chunkCount else { return }
+        spans.forEachChunk(threads: threads, chunks: chunks, SquaredNorms(g: g, partial: base))
+    }
+
+    /// The global norm from the chunks' sums of squares, added in chunk order.
+    public static func norm(ofSquaredNorms partial: UnsafeBufferPointer<Double>) -> Double {
+        partial.reduce(0, +).squareRoot()
     }
 
     /// Scales trainable gradients so their global norm is at most `maxNorm` (nothing when
@@ -28,11 +40,17 @@ public enum GradientClipping {
         return norm
     }
 
-    /// Multiplies the trainable gradients by `factor`.
+    /// Multiplies the trainable gradients (of `chunks`; default: all) by `factor`.
     public static func scale(_ gradients: UnsafeMutableBufferPointer<Float>, by factor: Float,
-                             spans: TrainableSpans, threads: Int) {
+                             spans: TrainableSpans, chunks: Range<Int>? = nil, threads: Int) {
         guard let g = gradients.baseAddress else { return }
-        spans.forEachChunk(threads: threads, Scale(g: g, factor: factor))
+        spans.forEachChunk(threads: threads, chunks: chunks, Scale(g: g, factor: factor))
+    }
+
+    /// The clipping factor for a gradient of norm `norm`: 1 when it is within `maxNorm` (or nil/not positive).
+    public static func coefficient(norm: Double, maxNorm: Double?) -> Double {
+        guard let maxNorm, maxNorm > 0 else { return 1 }
+        return min(1, maxNorm / (norm + 1e-6))
     }
 }
 

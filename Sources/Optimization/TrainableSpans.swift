@@ -1,7 +1,7 @@
 import Model
 import TensorKernels
 
-/// The trainable tensors of a parameter arena, cut into fixed-size chunks for parallel
+/// The trainable tensors of a parameter arena, cut into fixed-size chunks (in arena order) for parallel
 /// elementwise work. The chunking does not depend on the thread count, so per-chunk partial
 /// sums added in chunk order are bitwise the same at any thread count. Frozen tensors are
 /// absent, so optimiser state and gradient norms never touch them. Positions are counted in a compact "state" index (trainable elements only,
@@ -24,6 +24,8 @@ public struct TrainableSpans: Sendable {
     public let elementCount: Int
     /// Each trainable tensor's learning-rate factor, by name.
     public let rateScales: [String: Double]
+    /// Trainable elements per chunk (the last may hold fewer).
+    public let chunkSize: Int
     let piecesByChunk: [[Piece]]
 
     /// `rateScale` gives a tensor's learning rate as a multiple of the schedule's (1: the schedule's own).
@@ -38,7 +40,9 @@ public struct TrainableSpans: Sendable {
         var scales: [String: Double] = [:]
         var pieces: [Piece] = []
         var state = 0
-        for t in tensors {
+        // In arena order (a layer's query, key and value weights sit together, before their biases), so each
+        // run of chunks covers one contiguous part of the arena, which a sharded optimizer's rank can own.
+        for t in tensors.sorted(by: { $0.offset < $1.offset }) {
             offsets[t.name] = state
             let scale = rateScale(t)
             scales[t.name] = scale
@@ -49,6 +53,7 @@ public struct TrainableSpans: Sendable {
         stateOffsets = offsets
         elementCount = state
         let chunkSize = max(1, chunkSize)
+        self.chunkSize = chunkSize
 
         // Cut the tensor pieces at chunk boundaries.
         var byChunk = [[Piece]](repeating: [], count: (state + chunkSize - 1) / chunkSize)
@@ -67,12 +72,26 @@ public struct TrainableSpans: Sendable {
         piecesByChunk = byChunk
     }
 
-    /// Runs `body` over every chunk on up to `threads` workers of the kernels' pool.
-    func forEachChunk<Body: SpanChunkBody>(threads: Int, _ body: Body) {
-        Parallel.forEachRange(chunkCount, grain: 1, workers: threads, SpanChunks(piecesByChunk: piecesByChunk, body: body))
+    /// Runs `body` over `chunks` (default: all) on up to `threads` workers of the kernels' pool.
+    func forEachChunk<Body: SpanChunkBody>(threads: Int, chunks: Range<Int>? = nil, _ body: Body) {
+        let chunks = chunks ?? 0..<chunkCount
+        Parallel.forEachRange(
+            chunks.count, grain: 1, workers: threads,
+            SpanChunks(piecesByChunk: piecesByChunk, first: chunks.lowerBound, body: body))
     }
 
-    var chunkCount: Int { piecesByChunk.count }
+    public var chunkCount: Int { piecesByChunk.count }
+
+    /// The chunks rank `rank` of `ranks` updates when the optimizer is sharded: contiguous, in order, about
+    /// equal in size (empty when there are fewer chunks than ranks).
+    public func chunks(ofRank rank: Int, among ranks: Int) -> Range<Int> {
+        rank * chunkCount / ranks..<(rank + 1) * chunkCount / ranks
+    }
+
+    /// The arena offset where chunk `chunk`'s first element lies (`end` past the last chunk).
+    public func arenaStart(ofChunk chunk: Int, end: Int) -> Int {
+        chunk < chunkCount ? piecesByChunk[chunk].first?.arenaStart ?? end : end
+    }
 }
 
 /// Elementwise work on the pieces of one chunk; a struct rather than a closure, so a parallel call
@@ -83,8 +102,9 @@ protocol SpanChunkBody {
 
 private struct SpanChunks<Body: SpanChunkBody>: ParallelBody {
     let piecesByChunk: [[TrainableSpans.Piece]]
+    let first: Int
     let body: Body
     func run(_ range: Range<Int>) {
-        for chunk in range { body.run(chunk: chunk, pieces: piecesByChunk[chunk]) }
+        for index in range { body.run(chunk: first + index, pieces: piecesByChunk[first + index]) }
     }
 }

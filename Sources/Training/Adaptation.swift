@@ -70,6 +70,10 @@ public final class Adaptation {
             settings.headWarmupSteps = settings.headWarmupSteps ?? (untrainedHead ? automatic : 0)
         }
         self.settings = settings
+        if group.isDistributed && prepared.model.parameters.count > Int(Int32.max) {
+            throw TrainingError.invalidSetting(
+                "the model's \(prepared.model.parameters.count) parameters exceed what one MPI call moves (2^31 − 1 floats)")
+        }
         prepared.model.setPrecision(precision)
         let config = prepared.model.config
         if settings.maxSeqLength > config.maxPositionEmbeddings {
@@ -252,10 +256,12 @@ public final class Adaptation {
         try group.barrier("MPI_Barrier after the evaluation")
     }
 
-    /// Rank 0 writes the checkpoint once every rank is known to hold the same weights; the others wait.
+    /// Rank 0 writes the checkpoint once every rank is known to hold the same weights and it holds every
+    /// rank's moments; the others wait.
     private func save(_ trainer: MaskedLMOptimizer, _ data: AdaptationData, _ checkpoints: AdaptationCheckpoints,
                       _ report: AdaptationReporter?, _ state: TrainerState) throws {
         try checkWeightsAgree(trainer.model, step: state.step)
+        try trainer.gatherMoments()
         if let report {
             report.saved(try checkpoints.save(trainer: trainer, state: state, cursor: data.cursor))
         }

@@ -81,9 +81,9 @@ public struct BatchShare: Sendable, Equatable {
 /// and clipping. Micro-batch gradients are weighted by their masked-token counts, so
 /// accumulating k micro-batches equals one batch of all their rows (loss = mean over every
 /// masked token of the step; with equal counts this is the plain 1/k mean). Data-parallel: each rank
-/// scales its rows' gradient by the step's global masked-token count, so one sum over the ranks
-/// (`ProcessGroup.allreduceSum` over the trainable part of the arena) gives the one-process gradient;
-/// every rank then takes the same update.
+/// scales its rows' gradient by the step's global masked-token count, so the sum over the ranks is the
+/// one-process gradient; the ranks share the sum and the update (`OptimizerShards`: reduce-scatter, clip
+/// and AdamW on each rank's block, all-gather of the weights), so every rank ends the step with the same weights.
 public final class MaskedLMOptimizer {
     public let model: BertModel
     public let optimizer: AdamW
@@ -95,10 +95,12 @@ public final class MaskedLMOptimizer {
     }
     public private(set) var workspace: BertWorkspace
     public let group: ProcessGroup
-    /// The arena range covering every trainable tensor: what the ranks sum.
-    let reducedRange: Range<Int>
-    /// Loss sum, correct predictions, tokens: summed over the ranks with the gradients.
-    private var counts = [Double](repeating: 0, count: 3)
+    /// Data-parallel: this rank's part of the optimizer, a receive buffer for its block of the summed
+    /// gradients, and the chunks' squared norms followed by the loss sum, correct predictions and tokens
+    /// (summed over the ranks in one call).
+    let shards: OptimizerShards?
+    private let gradientBlock: UnsafeMutableBufferPointer<Float>
+    private var partialSums: [Double]
 
     public var completedSteps: Int { optimizer.stepCount }
 
@@ -108,13 +110,20 @@ public final class MaskedLMOptimizer {
         self.model = model
         self.group = group
         let lower = spans.tensors.map(\.offset).min() ?? 0
-        reducedRange = lower..<max(lower, spans.tensors.map { $0.offset + $0.count }.max() ?? 0)
+        let trainable = lower..<max(lower, spans.tensors.map { $0.offset + $0.count }.max() ?? 0)
+        shards = group.isDistributed ? OptimizerShards(spans: spans, arena: trainable, rank: group.rank, ranks: group.size) : nil
+        gradientBlock = .allocate(capacity: max(1, shards.map { Int($0.counts.max() ?? 0) } ?? 0))
+        partialSums = [Double](repeating: 0, count: group.isDistributed ? spans.chunkCount + 3 : 0)
         self.optimizer = AdamW(spans: spans, settings: settings, threads: threads)
         self.schedule = schedule
         self.maxGradNorm = maxGradNorm
         self.threads = threads
         workspace = BertWorkspace(layout: model.layout, batchSize: batchSize, seqLength: seqLength,
                                   maxMaskedTokens: maxMaskedTokens)
+    }
+
+    deinit {
+        gradientBlock.deallocate()
     }
 
     /// Grows the workspace when a batch masks more tokens than it holds (rare: it is sized
@@ -189,21 +198,55 @@ public final class MaskedLMOptimizer {
             GradientClipping.scale(gradients, by: Float(Double(previousCount) / Double(total)),
                                    spans: spans, threads: threads)
         }
-        var allreduceSeconds = 0.0
-        if group.isDistributed {
-            let started = DispatchTime.now()
-            try group.allreduceSum(
-                UnsafeMutableBufferPointer(rebasing: gradients[reducedRange]), "MPI_Allreduce of the gradients")
-            counts[0] = lossSum
-            counts[1] = Double(correct)
-            counts[2] = Double(tokens)
-            try counts.withUnsafeMutableBufferPointer { try group.allreduceSum($0, "MPI_Allreduce of the step's loss and counts") }
-            lossSum = counts[0]
-            correct = Int(counts[1])
-            tokens = Int(counts[2])
-            allreduceSeconds = seconds(since: started)
+        guard let shards else {
+            let norm = GradientClipping.clip(gradients, spans: spans, maxNorm: maxGradNorm, threads: threads)
+            return finish(loss: lossSum, correct: correct, total: total, tokens: tokens, norm: norm, chunks: nil,
+                          allreduceSeconds: 0)
         }
-        let norm = GradientClipping.clip(gradients, spans: spans, maxNorm: maxGradNorm, threads: threads)
+        // The ranks' sums: this rank's block of the gradients, then every chunk's squared norm and the counts.
+        let started = DispatchTime.now()
+        let block = shards.ownBlock
+        try group.reduceScatterSum(
+            UnsafeBufferPointer(rebasing: gradients[shards.coveredArena]), into: gradientBlock, counts: shards.counts,
+            "MPI_Reduce_scatter of the gradients")
+        UnsafeMutableBufferPointer(rebasing: gradients[block])
+            .update(fromContentsOf: UnsafeBufferPointer(rebasing: gradientBlock[0..<block.count]))
+        let chunkCount = spans.chunkCount
+        for i in partialSums.indices { partialSums[i] = 0 }
+        try partialSums.withUnsafeMutableBufferPointer { sums in
+            GradientClipping.squaredNorms(
+                of: UnsafeBufferPointer(gradients), spans: spans, chunks: shards.chunks, threads: threads,
+                into: UnsafeMutableBufferPointer(rebasing: sums[0..<chunkCount]))
+            sums[chunkCount] = lossSum
+            sums[chunkCount + 1] = Double(correct)
+            sums[chunkCount + 2] = Double(tokens)
+            try group.allreduceSum(sums, "MPI_Allreduce of the gradient norms and the step's counts")
+        }
+        var communication = seconds(since: started)
+        let norm = partialSums.withUnsafeBufferPointer {
+            GradientClipping.norm(ofSquaredNorms: UnsafeBufferPointer(rebasing: $0[0..<chunkCount]))
+        }
+        let coefficient = GradientClipping.coefficient(norm: norm, maxNorm: maxGradNorm)
+        if coefficient < 1 {
+            GradientClipping.scale(gradients, by: Float(coefficient), spans: spans, chunks: shards.chunks, threads: threads)
+        }
+        var result = finish(
+            loss: partialSums[chunkCount], correct: Int(partialSums[chunkCount + 1]), total: total,
+            tokens: Int(partialSums[chunkCount + 2]), norm: norm, chunks: shards.chunks, allreduceSeconds: 0)
+        if !result.skipped {
+            let gathering = DispatchTime.now()
+            try group.allgather(
+                UnsafeMutableBufferPointer(rebasing: model.parameters[shards.coveredArena]), counts: shards.counts,
+                offsets: shards.offsets, "MPI_Allgatherv of the updated weights")
+            communication += seconds(since: gathering)
+        }
+        result.allreduceSeconds = communication
+        return result
+    }
+
+    /// The update (of `chunks`, default all) unless the loss or the norm is not finite, and the step's figures.
+    private func finish(loss lossSum: Double, correct: Int, total: Int, tokens: Int, norm: Double, chunks: Range<Int>?,
+                        allreduceSeconds: Double) -> StepResult {
         let rate = schedule.rate(atStep: optimizer.stepCount)
         let loss = total > 0 ? lossSum / Double(total) : .nan
         // One NaN or Inf would spread into every weight through AdamW's moments: such a step is skipped.
@@ -213,11 +256,21 @@ public final class MaskedLMOptimizer {
                               learningRate: rate, skipped: true, allreduceSeconds: allreduceSeconds)
         }
         // A step without masked tokens (all gradients zero) still updates, as torch would.
-        optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients), learningRate: rate)
+        optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients), learningRate: rate,
+                         chunks: chunks)
         model.parametersDidChange()
         return StepResult(
             loss: loss, correct: correct, maskedTokens: total, tokens: tokens, gradNorm: norm, learningRate: rate,
             allreduceSeconds: allreduceSeconds)
+    }
+
+    /// Data-parallel: completes every rank's moment buffers from their owners (before a checkpoint).
+    func gatherMoments() throws {
+        guard let shards else { return }
+        for moments in [optimizer.firstMoments, optimizer.secondMoments] {
+            try group.allgather(moments, counts: shards.stateCounts, offsets: shards.stateOffsets,
+                                "MPI_Allgatherv of the optimizer moments")
+        }
     }
 }
 

@@ -4,6 +4,8 @@ import Testing
 @testable import Corpus
 @testable import DataParallel
 @testable import Masking
+@testable import Model
+@testable import Optimization
 @testable import TensorKernels
 @testable import Training
 
@@ -180,6 +182,36 @@ import Testing
         #expect(worst <= 1e-5, "largest weight difference \(worst)")
     }
 
+    /// The ranks' optimizer blocks tile the trainable part of the arena in order, each rank's chunks
+    /// contiguous, and the moment blocks tile the compact state the same way.
+    @Test(arguments: [1, 2, 3, 8, 40])
+    func optimizerShardsTileTheTrainableArena(ranks: Int) throws {
+        let layout = ParameterLayout(config: Self.shardedConfig(vocabSize: 300), heads: .maskedLM)
+        let spans = TrainableSpans(tensors: layout.tensors, chunkSize: 1000)
+        let arena = layout.tensors[0].offset..<(layout.tensors.map { $0.offset + $0.count }.max() ?? 0)
+        let shards = (0..<ranks).map { OptimizerShards(spans: spans, arena: arena, rank: $0, ranks: ranks) }
+        #expect(shards.map(\.chunks.lowerBound) + [spans.chunkCount] == [0] + shards.map(\.chunks.upperBound))
+        #expect(shards.map(\.ownBlock.lowerBound) + [arena.upperBound] == [arena.lowerBound] + shards.map(\.ownBlock.upperBound))
+        #expect(shards.allSatisfy { $0.coveredArena == arena && $0.stateCounts.reduce(0, +) == Int32(spans.elementCount) })
+        // Each chunk's pieces lie inside its owner's block.
+        for shard in shards {
+            for chunk in shard.chunks {
+                for piece in spans.piecesByChunk[chunk] {
+                    #expect(shard.ownBlock.contains(piece.arenaStart) && piece.arenaStart + piece.count <= shard.ownBlock.upperBound)
+                    let stateStart = Int(shard.stateOffsets[shard.rank])
+                    #expect((stateStart..<stateStart + Int(shard.stateCounts[shard.rank])).contains(piece.stateStart))
+                }
+            }
+        }
+    }
+
+    /// Large enough that the optimizer's chunks (32,768 trainable values each) split among two ranks.
+    static func shardedConfig(vocabSize: Int) -> BertConfig {
+        BertConfig(
+            vocabSize: vocabSize, hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 256,
+            maxPositionEmbeddings: 64, hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1)
+    }
+
     /// The CI equality check: a tiny model with dropout, global batch 8, on one process and on two ranks:
     /// the same metrics lines and final weights within 1e-5; then a resume of the one-process run's step-6
     /// checkpoint on two ranks ends where the one-process run did.
@@ -187,6 +219,10 @@ import Testing
     func twoRanksTrainAsOneProcess() throws {
         let tiny = try TinySetup()
         defer { tiny.remove() }
+        try Self.shardedConfig(vocabSize: tiny.config.vocabSize).jsonData().write(to: tiny.configURL)
+        let spans = TrainableSpans(
+            layout: ParameterLayout(config: Self.shardedConfig(vocabSize: tiny.config.vocabSize), heads: .maskedLM)) { _ in true }
+        #expect(spans.chunks(ofRank: 1, among: 2).count >= 2, "each rank updates several chunks")
         let one = tiny.directory.appendingPathComponent("one"), two = tiny.directory.appendingPathComponent("two")
         let single = try Child(Self.runArguments(tiny, output: one))
         #expect(single.finish() == 0, "\(single.text)")

@@ -12,6 +12,11 @@ int mlm_mpi_init(int *rank, int *size);
 int mlm_mpi_allreduce_sum_float(float *values, long count);
 int mlm_mpi_allreduce_sum_double(double *values, long count);
 int mlm_mpi_allreduce_max_double(double *values, long count);
+/// Sums `values` (the concatenation of every rank's block, `counts[r]` floats each) over the ranks and
+/// leaves rank r's block of the sums in `block` (`counts[rank]` floats).
+int mlm_mpi_reduce_scatter_sum_float(const float *values, float *block, const int *counts);
+/// Every rank's block (`counts[r]` floats at `offsets[r]` of `values`, in place) to every rank.
+int mlm_mpi_allgather_float(float *values, const int *counts, const int *offsets);
 int mlm_mpi_broadcast(void *bytes, long count, int root);
 int mlm_mpi_barrier(void);
 void mlm_mpi_abort(int code);
