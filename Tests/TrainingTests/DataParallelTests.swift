@@ -134,6 +134,19 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output.path), "nothing was written")
     }
 
+    /// Fine-tuning under mpirun would train the whole task on every rank and race for the run folder.
+    @Test(arguments: [
+        ["classify", "--init", "/nonexistent", "--train", "/nonexistent.tsv", "--validation", "/nonexistent.tsv"],
+        ["ner", "--init", "/nonexistent", "--train", "/nonexistent.conll", "--validation", "/nonexistent.conll"],
+        ["setfit", "--init", "/nonexistent", "--train", "/nonexistent.tsv", "--samples-per-class", "2",
+         "--validation", "/nonexistent.tsv"],
+    ])
+    func fineTuningRefusesToRunUnderMpirun(arguments: [String]) throws {
+        let child = try Child(arguments, environment: ["OMPI_COMM_WORLD_SIZE": "2"])
+        #expect(child.finish(timeout: 60) != 0)
+        #expect(child.text.contains("\(arguments[0]) runs in one process; data-parallel training under mpirun"), "\(child.text)")
+    }
+
     // MARK: - Under mpirun
 
     /// `mlm-adapt` under `mpirun -np ranks` (as root where CI runs so, more ranks than cores allowed).
@@ -141,7 +154,20 @@ import Testing
         let executable = try #require(SignalTests.executable, "build the mlm-adapt executable first (swift build)")
         return try Child(
             ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", executable.path] + arguments,
-            executable: URL(fileURLWithPath: try #require(mpirun)))
+            environment: containerSafe, executable: URL(fileURLWithPath: try #require(mpirun)))
+    }
+
+    /// Open MPI's single-copy shared memory needs ptrace rights that containers often withhold (CI).
+    static let containerSafe = ["OMPI_MCA_btl_vader_single_copy_mechanism": "none"]
+
+    /// The pid of the child of `mpirun` whose environment says it is `rank`, once it runs.
+    static func waitForRank(_ rank: Int, of job: Child) -> Int32? {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let pid = Self.rank(rank, of: job.process.processIdentifier) { return pid }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
     }
 
     static func runArguments(_ tiny: TinySetup, output: URL) -> [String] {
@@ -265,11 +291,38 @@ import Testing
         let mixed = try Child(
             ["--allow-run-as-root", "--oversubscribe", "-np", "1", executable] + base
                 + [":", "-np", "1", executable] + base + ["--lr", "1e-3"],
-            executable: URL(fileURLWithPath: try #require(Self.mpirun)))
+            environment: Self.containerSafe, executable: URL(fileURLWithPath: try #require(Self.mpirun)))
         #expect(mixed.finish() != 0)
         #expect(mixed.text.contains("the ranks of this mpirun job were started with different arguments: rank(s) 1 differ"),
                 "\(mixed.text)")
         #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("metrics.jsonl").path))
+
+        var fromStandardInput = base
+        fromStandardInput[fromStandardInput.firstIndex(of: "--corpus")! + 1] = "-"
+        let piped = try Self.mpirunChild(2, fromStandardInput)
+        #expect(piped.finish() != 0)
+        #expect(piped.text.contains("--corpus -: under mpirun only rank 0 gets standard input"), "\(piped.text)")
+    }
+
+    /// A rank killed mid-run ends the job, mpirun names it, and the last checkpoint stays whole.
+    @Test(.enabled(if: mpiAvailable, skipReason), .timeLimit(.minutes(3)))
+    func aDyingRankEndsTheJobAndLeavesTheLastCheckpointIntact() throws {
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        let output = tiny.directory.appendingPathComponent("run")
+        var arguments = SignalTests.longRunArguments(tiny, output: output)
+        arguments[arguments.firstIndex(of: "--save-every")! + 1] = "2"
+        let job = try Self.mpirunChild(2, arguments)
+        SignalTests.waitForTraining(in: output)
+        _ = job.waitForLine(containing: "saved ", timeout: 60)
+        let rank1 = try #require(Self.waitForRank(1, of: job), "rank 1 of \(job.text)")
+        kill(rank1, SIGKILL)
+        #expect(job.finish(timeout: 60) != 0)
+        #expect(job.text.contains("rank 1") && job.text.contains("signal 9"), "\(job.text)")
+        let checkpoint = try CheckpointReference.resolve(output.path).weights
+        let loaded = try LoadedCheckpoint.open(checkpoint)
+        #expect(loaded.metadata.step.map { $0 > 0 && $0 % 2 == 0 } == true)
+        #expect(try CheckpointStore.readOptimizer(pairedWith: loaded).metadata["step"] == loaded.metadata.step.map(String.init))
     }
 
     /// SIGTERM to the rank that does not write: every rank stops after the same step, rank 0 saves once.
@@ -280,7 +333,7 @@ import Testing
         let output = tiny.directory.appendingPathComponent("run")
         let job = try Self.mpirunChild(2, SignalTests.longRunArguments(tiny, output: output))
         SignalTests.waitForTraining(in: output)
-        let rank1 = try #require(Self.rank(1, of: job.process.processIdentifier), "rank 1 of \(job.text)")
+        let rank1 = try #require(Self.waitForRank(1, of: job), "rank 1 of \(job.text)")
         kill(rank1, SIGTERM)
         #expect(job.finish(timeout: 60) == 128 + SIGTERM, "\(job.text)")
         #expect(job.text.contains("resume with: mpirun -np 2 mlm-adapt --resume"), "\(job.text)")
