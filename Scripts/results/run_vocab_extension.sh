@@ -41,6 +41,16 @@ Where the corpus has fewer than N words that occur twice and take two or more pi
 
 Top added words (N = ${SIZES%% *}): $top
 
+Fewer pieces per word also means the held-out MLM loss per token no longer compares between the base and an
+extended vocabulary: the same text becomes fewer, harder tokens. \`mlm-adapt evaluate\` (and the eval lines of
+\`metrics.jsonl\`) therefore also give \`<scheme>_loss_per_word\`: the summed cross-entropy of the masked tokens over
+\`<scheme>_masked_words\`, the words (as counted here) with at least one masked token. Under whole-word masking each
+masked word contributes all its pieces' losses, so \`whole_word_loss_per_word\` compares models with different
+vocabularies on the same held-out documents. The masked words themselves differ (the eval batches, rows of a
+fixed token count, cover more text when words take fewer pieces, and masks are drawn per row), so it is a mean
+over comparable samples, not a word-by-word comparison. It is measured on adapted checkpoints (with and without
+the extension, the same recipe) with \`evaluate\`, not by this script; this page reports fragmentation only.
+
 - Base vocabulary: \`$BASE\` ($(wc -l < "$BASE") tokens, uncased); corpus: \`$CORPUS\` ($(wc -c < "$CORPUS") bytes)
 - Command: \`Scripts/results/run_vocab_extension.sh $*\` (each row: \`$BIN vocab --extend $BASE --corpus $CORPUS --add N --min-frequency M --out V.txt\`)
 - CPU: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(nproc) logical cores; kernel: $(uname -sr)

@@ -111,3 +111,23 @@ public struct MaskingStats: Sendable, Equatable, Codable {
         total.spanWords += batch.spanWords
     }
 }
+
+extension MaskedBatch {
+    /// Words with at least one predicted piece, a word being a run of one word id in a row of `source`
+    /// (the batch this one masked), as whole-word masking sees it. `maskedPositions` ascend and a word's
+    /// pieces are adjacent, so a word is counted where its row or word id differs from the previous
+    /// predicted position's. A word cut by a row boundary counts once in each row.
+    public func maskedWordCount(wordsOf source: TokenBatch) -> Int {
+        precondition(source.batchSize == batchSize && source.seqLength == seqLength,
+                     "maskedWordCount: a \(source.batchSize)×\(source.seqLength) source for a \(batchSize)×\(seqLength) masked batch")
+        var count = 0
+        var previous: (row: Int, word: Int32) = (-1, -1)
+        for position in maskedPositions {
+            let flat = Int(position), row = flat / seqLength, word = source.wordIds[flat]
+            // A predicted special token (never selected by the strategies) has no word: it counts alone.
+            if word < 0 || row != previous.row || word != previous.word { count += 1 }
+            previous = (row, word)
+        }
+        return count
+    }
+}

@@ -10,6 +10,7 @@ extension AdaptationSummary {
             final["\(key)_loss"] = metrics.loss
             final["\(key)_ppl"] = metrics.perplexity
             final["\(key)_acc"] = metrics.accuracy
+            final["\(key)_loss_per_word"] = metrics.lossPerWord
         }
         final["tokens_per_s"] = tokensPerSecond
         final["training_seconds"] = trainingSeconds

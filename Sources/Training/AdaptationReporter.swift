@@ -136,16 +136,18 @@ final class AdaptationReporter {
         log(text)
     }
 
-    /// One evaluation: a metrics.jsonl eval line (fields `<scheme key>_loss`, `_ppl`, `_acc`, `_masked`) and a message.
+    /// One evaluation: a metrics.jsonl eval line (fields `<scheme key>_loss`, `_ppl`, `_acc`, `_masked`,
+    /// `_loss_per_word`, `_masked_words`) and a message.
     func evaluated(_ results: [SchemeMetrics], state: TrainerState, seconds evalSeconds: Double) {
         var fields: [(String, MetricValue)] = [("type", .string("eval")), ("step", .int(state.step))]
         var parts: [String] = []
         for (scheme, m) in results {
             let key = scheme.metricKey
             fields += [("\(key)_loss", .double(m.loss)), ("\(key)_ppl", .double(m.perplexity)),
-                       ("\(key)_acc", .double(m.accuracy)), ("\(key)_masked", .int(m.maskedTokens))]
+                       ("\(key)_acc", .double(m.accuracy)), ("\(key)_masked", .int(m.maskedTokens)),
+                       ("\(key)_loss_per_word", .double(m.lossPerWord)), ("\(key)_masked_words", .int(m.maskedWords))]
             parts.append("\(scheme.rawValue) loss \(format(m.loss, digits: 4)) ppl \(format(m.perplexity, digits: 2)) acc "
-                + format(100 * m.accuracy, digits: 2) + "%")
+                + format(100 * m.accuracy, digits: 2) + "%, loss per word \(format(m.lossPerWord, digits: 4))")
         }
         fields.append(("seconds", .double(evalSeconds)))
         metrics.append(MetricRecord(fields))

@@ -10,6 +10,35 @@ public struct EvalMetrics: Equatable, Sendable {
     /// Share of masked tokens whose arg-max prediction is the original token.
     public var accuracy: Double
     public var maskedTokens: Int
+    /// Summed cross-entropy of the masked tokens over `maskedWords`. Under whole-word masking a word's
+    /// pieces are all masked, so this is each masked word's total loss, comparable between vocabularies
+    /// that cut the same text into different numbers of tokens (the per-token loss is not).
+    public var lossPerWord: Double
+    /// Distinct words (`TokenBatch.wordIds`) with at least one masked token.
+    public var maskedWords: Int
+
+    /// The metrics of `maskedTokens` masked tokens in `maskedWords` words whose cross-entropies add up
+    /// to `lossSum`, `correct` of them predicted right; NaN where nothing was masked.
+    public init(lossSum: Double, correct: Int, maskedTokens: Int, maskedWords: Int) {
+        loss = maskedTokens > 0 ? lossSum / Double(maskedTokens) : .nan
+        accuracy = maskedTokens > 0 ? Double(correct) / Double(maskedTokens) : .nan
+        lossPerWord = maskedWords > 0 ? lossSum / Double(maskedWords) : .nan
+        self.maskedTokens = maskedTokens
+        self.maskedWords = maskedWords
+    }
+
+    /// Scores the model on `batches` as they are masked (no dropout, weights unchanged).
+    public init(scoring batches: [MicroBatch], with trainer: MaskedLMOptimizer) throws {
+        var lossSum = 0.0, correct = 0, tokens = 0, words = 0
+        for batch in batches where batch.tokens.rowCount > 0 {
+            let result = try trainer.forward(batch, training: false, dropoutSeed: 0)
+            lossSum += Double(result.loss) * Double(result.count)
+            correct += result.correct
+            tokens += result.count
+            words += batch.masked.maskedWordCount(wordsOf: batch.tokens)
+        }
+        self.init(lossSum: lossSum, correct: correct, maskedTokens: tokens, maskedWords: words)
+    }
 }
 
 /// A held-out masking under which the model is scored: the run's strategy at the BERT rate with
@@ -78,17 +107,7 @@ public final class HeldOutEvaluation {
     /// Scores the model under every scheme (no dropout, weights unchanged).
     public func evaluate(_ trainer: MaskedLMOptimizer) throws -> [SchemeMetrics] {
         try zip(schemes, batchesByScheme).map { scheme, batches in
-            var lossSum = 0.0, correct = 0, count = 0
-            for batch in batches where batch.tokens.rowCount > 0 {
-                let result = try trainer.forward(batch, training: false, dropoutSeed: 0)
-                lossSum += Double(result.loss) * Double(result.count)
-                correct += result.correct
-                count += result.count
-            }
-            let metrics = EvalMetrics(
-                loss: count > 0 ? lossSum / Double(count) : .nan,
-                accuracy: count > 0 ? Double(correct) / Double(count) : .nan, maskedTokens: count)
-            return (scheme, metrics)
+            (scheme, try EvalMetrics(scoring: batches, with: trainer))
         }
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 import TensorKernels
 import Training
 
-/// `mlm-adapt evaluate`: held-out MLM loss, perplexity and accuracy of any checkpoint, computed
+/// `mlm-adapt evaluate`: held-out MLM loss (per token and per word), perplexity and accuracy of any checkpoint, computed
 /// exactly as the trainer's eval lines (same split, batches and fixed eval masks).
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -110,6 +110,8 @@ struct Evaluate: ParsableCommand {
                 object["\(key)_ppl"] = metrics.perplexity
                 object["\(key)_acc"] = metrics.accuracy
                 object["\(key)_masked"] = metrics.maskedTokens
+                object["\(key)_loss_per_word"] = metrics.lossPerWord
+                object["\(key)_masked_words"] = metrics.maskedWords
             }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -121,7 +123,8 @@ struct Evaluate: ParsableCommand {
             + (runJSON == nil ? "" : " (unset options from the checkpoint's run settings)"))
         for (scheme, metrics) in report.results {
             print("\(scheme.rawValue): loss " + String(format: "%.4f", metrics.loss) + " ppl " + String(format: "%.2f", metrics.perplexity)
-                + " acc " + String(format: "%.2f", 100 * metrics.accuracy) + "% (\(metrics.maskedTokens) masked tokens)")
+                + " acc " + String(format: "%.2f", 100 * metrics.accuracy) + "% (\(metrics.maskedTokens) masked tokens); "
+                + "loss per word " + String(format: "%.4f", metrics.lossPerWord) + " (\(metrics.maskedWords) masked words)")
         }
     }
 }

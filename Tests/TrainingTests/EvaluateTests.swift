@@ -31,6 +31,9 @@ import Testing
             #expect(abs(metrics.loss - loggedLoss) < 1e-9, "\(scheme): \(metrics.loss) vs logged \(loggedLoss)")
             #expect(metrics.accuracy == lastEval["\(key)_acc"] as? Double)
             #expect(metrics.maskedTokens == lastEval["\(key)_masked"] as? Int)
+            let loggedPerWord = try #require(lastEval["\(key)_loss_per_word"] as? Double)
+            #expect(abs(metrics.lossPerWord - loggedPerWord) < 1e-9, "\(scheme): \(metrics.lossPerWord) vs logged \(loggedPerWord)")
+            #expect(metrics.maskedWords == lastEval["\(key)_masked_words"] as? Int)
         }
         let span = report.results[2].metrics
         #expect(span.maskedTokens > 0 && span.loss.isFinite)
