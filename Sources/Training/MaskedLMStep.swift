@@ -209,8 +209,9 @@ public final class MaskedLMOptimizer {
         try group.reduceScatterSum(
             UnsafeBufferPointer(rebasing: gradients[shards.coveredArena]), into: gradientBlock, counts: shards.counts,
             "MPI_Reduce_scatter of the gradients")
-        UnsafeMutableBufferPointer(rebasing: gradients[block])
-            .update(fromContentsOf: UnsafeBufferPointer(rebasing: gradientBlock[0..<block.count]))
+        if let target = gradients.baseAddress, let source = gradientBlock.baseAddress {
+            (target + block.lowerBound).update(from: source, count: block.count)
+        }
         let chunkCount = spans.chunkCount
         for i in partialSums.indices { partialSums[i] = 0 }
         try partialSums.withUnsafeMutableBufferPointer { sums in
