@@ -41,7 +41,8 @@ public final class ProcessGroup: Sendable {
     public let size: Int
     /// Ranks of the job on this machine (1 alone).
     public let localRanks: Int
-    private let usesMPI: Bool
+    /// MPI was initialised (under mpirun, also with one rank): `finalize` or `abort` must end the process.
+    public let usesMPI: Bool
 
     public static let single = ProcessGroup(rank: 0, size: 1, localRanks: 1, usesMPI: false)
 

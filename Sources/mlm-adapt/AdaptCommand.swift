@@ -97,7 +97,7 @@ struct Adapt: ParsableCommand {
     func run() throws {
         let group: ProcessGroup
         do { group = try ProcessGroup.start() } catch { throw CommandError("\(error)") }
-        guard group.isDistributed else { return try train(group: group) }
+        guard group.usesMPI else { return try train(group: group) }
         // A failure on one rank must end them all (the others would wait in the next collective call).
         do {
             try train(group: group)

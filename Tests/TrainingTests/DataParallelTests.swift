@@ -304,6 +304,18 @@ import Testing
         #expect(piped.text.contains("--corpus -: under mpirun only rank 0 gets standard input"), "\(piped.text)")
     }
 
+    /// `mpirun -np 1` initialises MPI, so it must finalise it too, or mpirun reports a failure.
+    @Test(.enabled(if: mpiAvailable, skipReason), .timeLimit(.minutes(2)))
+    func oneRankUnderMpirunRunsToTheEnd() throws {
+        let tiny = try TinySetup()
+        defer { tiny.remove() }
+        let output = tiny.directory.appendingPathComponent("run")
+        let job = try Self.mpirunChild(1, SignalTests.longRunArguments(tiny, output: output, maxSteps: 2))
+        #expect(job.finish() == 0, "\(job.text)")
+        #expect(!job.text.contains("data-parallel:"), "one rank is one process: \(job.text)")
+        #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("step-2.safetensors.gz").path))
+    }
+
     /// A rank killed mid-run ends the job, mpirun names it, and the last checkpoint stays whole.
     @Test(.enabled(if: mpiAvailable, skipReason), .timeLimit(.minutes(3)))
     func aDyingRankEndsTheJobAndLeavesTheLastCheckpointIntact() throws {
