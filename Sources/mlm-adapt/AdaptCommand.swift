@@ -20,8 +20,8 @@ struct Adapt: ParsableCommand {
             step-N.safetensors.gz checkpoints and metrics.jsonl to --output-dir. Ctrl-C saves a checkpoint; \
             --resume continues exactly where it stopped.
             Data-parallel: mpirun -np N mlm-adapt … trains on N processes (Open MPI, loaded at run time); \
-            --batch-size stays the global batch (N must divide it), and --threads defaults to each machine's \
-            cores shared among its ranks.
+            --batch-size stays the global batch (N must divide it), and --threads defaults to the rank's share of \
+            its machine (the cores mpirun bound it to, or the machine's cores divided among its ranks).
             """)
 
     static let defaultInit = RepositoryFiles.baseModel
