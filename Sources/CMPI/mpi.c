@@ -147,7 +147,11 @@ void mlm_mpi_describe(int code, char *text, long text_length) {
 }
 
 int mlm_affinity_cpu_count(void) {
+#ifdef __linux__
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
     return CPU_COUNT(&set);
+#else
+    return 0;
+#endif
 }

@@ -23,13 +23,19 @@ public enum Launch: Equatable, Sendable {
     case single
     /// `variable` is the environment variable that gave it away; `localRanks` share this machine.
     case mpirun(variable: String, localRanks: Int)
+    /// Started by another MPI's launcher (MPICH, Intel MPI, srun with PMI-2), whose library this build does not bind.
+    case otherLauncher(variable: String)
 
     public static let markers = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK"]
+    public static let otherMarkers = ["PMI_RANK", "PMI_SIZE"]
 
     public static func detect(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Launch {
-        guard let variable = markers.first(where: { environment[$0] != nil }) else { return .single }
-        let local = environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
-        return .mpirun(variable: variable, localRanks: max(1, local))
+        if let variable = markers.first(where: { environment[$0] != nil }) {
+            let local = environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+            return .mpirun(variable: variable, localRanks: max(1, local))
+        }
+        if let variable = otherMarkers.first(where: { environment[$0] != nil }) { return .otherLauncher(variable: variable) }
+        return .single
     }
 }
 
@@ -77,7 +83,16 @@ public final class ProcessGroup: Sendable {
     /// The group this process belongs to: `single` without mpirun, else MPI initialised from the library
     /// (an error saying what is missing when it cannot be loaded).
     public static func start(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProcessGroup {
-        guard case .mpirun(let variable, let localRanks) = Launch.detect(environment) else { return .single }
+        let variable: String, localRanks: Int
+        switch Launch.detect(environment) {
+        case .single: return .single
+        case .otherLauncher(let marker):
+            throw DataParallelError.unavailable(
+                "started by an MPI launcher other than Open MPI's mpirun (\(marker) is set: MPICH, Intel MPI, srun --mpi=pmi2?); "
+                    + "data-parallel training runs under Open MPI's mpirun (or srun --mpi=pmix)")
+        case .mpirun(let marker, let local):
+            (variable, localRanks) = (marker, local)
+        }
         let library = environment[libraryVariable] ?? defaultLibrary
         var error = [CChar](repeating: 0, count: 512)
         guard mlm_mpi_load(library, &error, error.count) == 1 else {

@@ -19,7 +19,9 @@ extension Warmup: ExpressibleByArgument {
 
 /// Fine-tuning runs in one process: under mpirun each rank would train alone and race for the run folder.
 func refuseDataParallel(_ command: String) throws {
-    if case .mpirun(let variable, _) = Launch.detect() {
+    switch Launch.detect() {
+    case .single: return
+    case .mpirun(let variable, _), .otherLauncher(let variable):
         throw CommandError("\(command) runs in one process; data-parallel training under mpirun (\(variable) is set) "
             + "is adapt's alone. Run it without mpirun")
     }

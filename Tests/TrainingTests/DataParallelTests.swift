@@ -27,6 +27,7 @@ import Testing
         (["OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_LOCAL_SIZE": "2"], Launch.mpirun(variable: "OMPI_COMM_WORLD_SIZE", localRanks: 2)),
         (["PMIX_RANK": "0"], Launch.mpirun(variable: "PMIX_RANK", localRanks: 1)),
         (["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_SIZE": "0"], Launch.mpirun(variable: "OMPI_COMM_WORLD_SIZE", localRanks: 1)),
+        (["PMI_RANK": "1", "PMI_SIZE": "2"], Launch.otherLauncher(variable: "PMI_RANK")),
     ])
     func launchIsToldByTheEnvironment(environment: [String: String], expected: Launch) throws {
         #expect(Launch.detect(environment) == expected)
@@ -42,6 +43,11 @@ import Testing
         #expect(values == [1, 2, 3])
         #expect(try group.largest(7) == 7)
         #expect(try group.ranksDiffering(from: 42, "test").isEmpty)
+    }
+
+    @Test func anotherMPIsLauncherIsRefusedByName() {
+        let error = #expect(throws: DataParallelError.self) { try ProcessGroup.start(environment: ["PMI_SIZE": "2"]) }
+        #expect(error?.description.contains("other than Open MPI's mpirun (PMI_SIZE is set") == true, "\(String(describing: error))")
     }
 
     @Test(arguments: [(8, 2, [0..<4, 4..<8]), (8, 4, [0..<2, 2..<4, 4..<6, 6..<8]), (6, 1, [0..<6])])
