@@ -3,7 +3,9 @@ import TensorKernels
 extension BertModel {
     /// Backward pass of the last `maskedLMForward`: accumulates every parameter's gradient of the mean
     /// loss over the counted masked tokens into `gradients` (the tied decoder adds into the word embeddings).
-    public func maskedLMBackward(workspace: BertWorkspace) throws {
+    /// `lossDivisor` replaces that count as the divisor of the summed token losses (a data-parallel rank
+    /// divides by the masked tokens of every rank's rows).
+    public func maskedLMBackward(workspace: BertWorkspace, lossDivisor: Int? = nil) throws {
         guard let transformWeight = offsets.transformWeight, let transformBias = offsets.transformBias,
             let normWeight = offsets.transformNormWeight, let normBias = offsets.transformNormBias,
             let decoderBias = offsets.decoderBias
@@ -16,7 +18,8 @@ extension BertModel {
         if m > 0, workspace.maskedCount > 0 {
             CrossEntropy.backward(
                 logits: workspace.logitsStorage, labels: workspace.maskedLabels, logSumExp: workspace.logSumExp,
-                rows: m, classes: vocab, scale: 1 / Float(workspace.maskedCount), gradient: workspace.logitsStorage)
+                rows: m, classes: vocab, scale: 1 / Float(lossDivisor ?? workspace.maskedCount),
+                gradient: workspace.logitsStorage)
             linearBackward(
                 workspace, outputGradient: workspace.logitsStorage, input: workspace.transformOutput,
                 weight: offsets.wordEmbeddings, inputGradient: workspace.gradientTransform,

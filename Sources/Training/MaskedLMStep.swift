@@ -177,24 +177,27 @@ public final class MaskedLMOptimizer {
         model.zeroGradients()
         var lossSum = 0.0, correct = 0, tokens = 0
         // Invariant after micro-batch i: gradients = Σ_{j≤i} (c_j / c_i) g_j, where g_j is the
-        // gradient of micro-batch j's mean loss. The last rescale makes it Σ (c_j / C) g_j.
+        // gradient of micro-batch j's mean loss. The last rescale makes it Σ (c_j / C) g_j. A data-parallel
+        // rank divides every token's loss by the step's global C in the backward pass instead, so its rows'
+        // gradient needs no rescaling before the ranks sum it.
+        let lossDivisor = shards != nil && total > 0 ? total : nil
         var previousCount = 0
         for (index, batch) in microBatches.enumerated() {
             tokens += batch.realTokenCount
             let count = batch.masked.maskedPositions.count
             guard count > 0, batch.tokens.rowCount > 0 else { continue }
-            if previousCount > 0 && previousCount != count {
+            if lossDivisor == nil && previousCount > 0 && previousCount != count {
                 GradientClipping.scale(gradients, by: Float(Double(previousCount) / Double(count)),
                                        spans: spans, threads: threads)
             }
             let result = try forward(batch, training: true, dropoutSeed: dropoutSeed(index),
                                      dropoutFirstRow: share.firstRow)
-            try model.maskedLMBackward(workspace: workspace)
+            try model.maskedLMBackward(workspace: workspace, lossDivisor: lossDivisor)
             lossSum += Double(result.loss) * Double(result.count)
             correct += result.correct
             previousCount = count
         }
-        if total > 0 && previousCount > 0 && previousCount != total {
+        if lossDivisor == nil && total > 0 && previousCount > 0 && previousCount != total {
             GradientClipping.scale(gradients, by: Float(Double(previousCount) / Double(total)),
                                    spans: spans, threads: threads)
         }
