@@ -96,10 +96,6 @@ static int allreduce(void *values, long count, handle type, long element_size, h
     return SUCCESS;
 }
 
-int mlm_mpi_allreduce_sum_float(float *values, long count) {
-    return allreduce(values, count, mpi.float_type, sizeof(float), mpi.sum);
-}
-
 int mlm_mpi_allreduce_sum_double(double *values, long count) {
     return allreduce(values, count, mpi.double_type, sizeof(double), mpi.sum);
 }

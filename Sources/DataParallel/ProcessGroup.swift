@@ -127,11 +127,6 @@ public final class ProcessGroup: Sendable {
     }
 
     /// Sums `values` over all ranks, in place; every rank gets the same sums.
-    public func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>, _ what: String = "MPI_Allreduce") throws {
-        guard usesMPI, size > 1, let base = values.baseAddress else { return }
-        try check(mlm_mpi_allreduce_sum_float(base, values.count), what)
-    }
-
     public func allreduceSum(_ values: UnsafeMutableBufferPointer<Double>, _ what: String = "MPI_Allreduce") throws {
         guard usesMPI, size > 1, let base = values.baseAddress else { return }
         try check(mlm_mpi_allreduce_sum_double(base, values.count), what)

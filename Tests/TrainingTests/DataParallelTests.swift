@@ -38,7 +38,7 @@ import Testing
         #expect(group.rank == 0 && group.size == 1 && group.isLeader && !group.isDistributed)
         #expect(group.defaultThreads(cores: RuntimeDefaults.threads) == RuntimeDefaults.threads)
         // Collectives of one process are identities.
-        var values: [Float] = [1, 2, 3]
+        var values: [Double] = [1, 2, 3]
         try values.withUnsafeMutableBufferPointer { try group.allreduceSum($0) }
         #expect(values == [1, 2, 3])
         #expect(try group.largest(7) == 7)

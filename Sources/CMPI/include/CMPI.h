@@ -9,7 +9,6 @@
 int mlm_mpi_load(const char *library, char *error, long error_length);
 /// MPI_Init_thread (serialized: one thread at a time calls MPI), errors returned instead of aborting.
 int mlm_mpi_init(int *rank, int *size);
-int mlm_mpi_allreduce_sum_float(float *values, long count);
 int mlm_mpi_allreduce_sum_double(double *values, long count);
 int mlm_mpi_allreduce_max_double(double *values, long count);
 /// Sums `values` (the concatenation of every rank's block, `counts[r]` floats each) over the ranks and
