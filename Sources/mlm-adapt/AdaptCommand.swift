@@ -129,16 +129,22 @@ struct Adapt: ParsableCommand {
             ?? resumed?.reference.weights.deletingLastPathComponent()
             ?? RunDirectory.defaultURL(
                 corpus: settings.corpus.map { $0 == CorpusSources.standardInput ? "stdin" : $0 }, mask: settings.mask)
-        if group.isDistributed {
-            if settings.corpus.contains(CorpusSources.standardInput) {
-                throw CommandError("--corpus -: under mpirun only rank 0 gets standard input; save it to a file every rank can read")
-            }
+        if group.isDistributed && settings.corpus.contains(CorpusSources.standardInput) {
+            throw CommandError("--corpus -: under mpirun only rank 0 gets standard input; save it to a file every rank can read")
+        }
+        if group.usesMPI {
             if options.runtime.threads == nil {
                 settings.threads = group.defaultThreads(cores: RuntimeDefaults.threads)
             }
-            if group.isLeader, let bound = ProcessGroup.boundCores, bound < settings.threads {
-                logLine("warning: rank 0 is bound to \(bound) core(s) but runs \(settings.threads) threads; "
-                    + "start mpirun with --bind-to none (or --map-by ppr:1:node:PE=\(settings.threads)) to give each rank its cores")
+            if group.isLeader, let bound = ProcessGroup.boundCores {
+                let share = max(1, RuntimeDefaults.threads / group.localRanks)
+                if bound < settings.threads {
+                    logLine("warning: rank 0 is bound to \(bound) core(s) but runs \(settings.threads) threads; "
+                        + "start mpirun with --bind-to none (or --map-by ppr:1:node:PE=\(settings.threads)) to give each rank its cores")
+                } else if bound < share {
+                    logLine("note: mpirun bound rank 0 to \(bound) core(s) of the \(share) that are its share of this machine; "
+                        + "start mpirun with --bind-to none to use them all")
+                }
             }
         }
         // Standard input is read once, into the run folder, so the held-out split, every epoch and a
