@@ -80,6 +80,7 @@ struct TrainStepBenchmark: ParsableCommand {
             case .failure(let error):
                 print("        oneDNN bf16 matmul peak: skipped: \(error)")
             }
+            if let auto = try? Precision.resolve(requested: .auto) { print("        --precision auto here: \(auto.precision.rawValue) (\(auto.reason))") }
             for shape in chosen {
                 for precision in rows {
                     let bf16 = precision.precision == .bf16

@@ -101,6 +101,8 @@ public final class OneDNNMatmul: @unchecked Sendable {
         accumulate: Bool
     ) throws {
         let version = try OneDNN.loaded.get()
+        // A primitive fixes its thread count when it is created, so oneDNN must see ours first.
+        mlm_dnnl_set_threads(Int32(Parallel.workerCount))
         var status: Int32 = 0
         guard let primitive = mlm_dnnl_matmul_create(
             inputs == .bf16 ? 1 : 0, transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, lda, ldb, ldc, accumulate ? 1 : 0,
@@ -115,7 +117,7 @@ public final class OneDNNMatmul: @unchecked Sendable {
 
     deinit { mlm_dnnl_matmul_destroy(primitive) }
 
-    /// Runs on `Parallel.workerCount` threads; false when oneDNN reports an error.
+    /// Runs on the `Parallel.workerCount` it was created at; false when oneDNN reports an error.
     public func run(a: UnsafeRawPointer, b: UnsafeRawPointer, c: UnsafeMutablePointer<Float>) -> Bool {
         mlm_dnnl_set_threads(Int32(Parallel.workerCount))
         return mlm_dnnl_matmul_run(primitive, a, b, c) == 0
@@ -131,7 +133,7 @@ public final class OneDNNBF16Gemm: BF16Gemm, @unchecked Sendable {
 
     private struct Shape: Hashable {
         let transposeA, transposeB, accumulate: Bool
-        let m, n, k, lda, ldb, ldc: Int
+        let m, n, k, lda, ldb, ldc, threads: Int
     }
     private var primitives: [Shape: OneDNNMatmul] = [:]
     private var refused = Set<Shape>()
@@ -159,7 +161,7 @@ public final class OneDNNBF16Gemm: BF16Gemm, @unchecked Sendable {
         guard m > 0, n > 0 else { return }
         let shape = Shape(
             transposeA: transposeA, transposeB: transposeB, accumulate: accumulate, m: m, n: n, k: k, lda: lda,
-            ldb: ldb, ldc: ldc)
+            ldb: ldb, ldc: ldc, threads: Parallel.workerCount)
         if let primitive = primitives[shape] ?? create(shape), primitive.run(a: a, b: b, c: c) { return }
         if primitives.removeValue(forKey: shape) != nil { refuse(shape, "its execution failed") }
         fallback.multiply(

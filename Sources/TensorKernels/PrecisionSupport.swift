@@ -60,20 +60,22 @@ extension Precision {
     public static let bf16CPUFlags: Set<String> = ["avx512_bf16", "amx_bf16"]
 
     /// Resolves `requested` on this machine: `auto` is bf16 only when the CPU has avx512_bf16 or AMX,
-    /// oneDNN loads and creates a bf16 matmul; otherwise fp32, with the reason. An explicit `bf16` that
-    /// cannot run throws `PrecisionError` with the reason. `fp32` never loads oneDNN.
+    /// oneDNN loads and creates a bf16 matmul, and a dense layer measured at the current thread count runs
+    /// at least `BF16Speed.autoMinimumSpeedup` times faster in bf16; otherwise fp32, with the reason. An
+    /// explicit `bf16` that cannot run throws `PrecisionError` with the reason. `fp32` never loads oneDNN.
     public static func resolve(requested: Precision) throws -> ResolvedPrecision {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         return try resolve(
             requested: requested, environment: ProcessInfo.processInfo.environment,
             cpuFlags: OpenBLASRuntime.cpuFlags(cpuinfo: cpuinfo),
-            oneDNN: { OneDNNBF16Gemm.shared.map { $0 as any BF16Gemm } })
+            oneDNN: { OneDNNBF16Gemm.shared.map { $0 as any BF16Gemm } }, speedup: BF16Speed.speedup(of:))
     }
 
-    /// The same decision from given facts; `oneDNN` is only called when the CPU qualifies.
+    /// The same decision from given facts; `oneDNN` is only called when the CPU qualifies, `speedup`
+    /// (bf16 over fp32, measured) only for `auto` once oneDNN runs.
     public static func resolve(
         requested: Precision, environment: [String: String], cpuFlags: Set<String>,
-        oneDNN: () -> Result<any BF16Gemm, OneDNNUnavailable>
+        oneDNN: () -> Result<any BF16Gemm, OneDNNUnavailable>, speedup: (any BF16Gemm) -> Double
     ) throws -> ResolvedPrecision {
         if requested == .fp32 { return .fp32 }
         if requested == .bf16, PrecisionEnvironment.isOn(PrecisionEnvironment.emulateBF16, in: environment) {
@@ -89,10 +91,23 @@ extension Precision {
             unavailable = "this CPU has neither avx512_bf16 nor AMX (amx_bf16)"
         } else {
             switch oneDNN() {
+            case .success(let gemm) where requested == .bf16:
+                return ResolvedPrecision(requested: requested, precision: .bf16, reason: "requested", bf16Gemm: gemm)
             case .success(let gemm):
+                let measured = speedup(gemm)
+                let ratio = String(format: "%.2f×", measured)
+                if measured >= BF16Speed.autoMinimumSpeedup {
+                    return ResolvedPrecision(
+                        requested: requested, precision: .bf16,
+                        reason: "auto: a dense layer measured \(ratio) as fast as in fp32 on \(Parallel.workerCount) thread(s)",
+                        bf16Gemm: gemm)
+                }
                 return ResolvedPrecision(
-                    requested: requested, precision: .bf16, reason: requested == .auto ? "auto" : "requested",
-                    bf16Gemm: gemm)
+                    requested: requested, precision: .fp32,
+                    reason: "auto: bf16 runs here (\(gemm.name)) but a dense layer measured only \(ratio) as fast as in fp32 "
+                        + "on \(Parallel.workerCount) thread(s), under the \(String(format: "%.1f×", BF16Speed.autoMinimumSpeedup)) that bf16 must bring; "
+                        + "--precision bf16 forces it",
+                    bf16Gemm: nil)
             case .failure(let error):
                 unavailable = error.description
             }

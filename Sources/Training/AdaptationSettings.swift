@@ -175,7 +175,9 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
             try fail("--layer-lr-decay \(layerLearningRateDecay) must be in (0, 1]; 1 turns it off")
         }
         if let problem = RuntimeDefaults.threadsProblem(threads) { try fail(problem) }
-        do { _ = try precision.resolved() } catch { try fail("\(error)") }
+        if precision == .bf16 {
+            do { _ = try precision.resolved() } catch { try fail("\(error)") }
+        }
     }
 
     public func jsonString() throws -> String {

@@ -161,12 +161,13 @@ struct Adapt: ParsableCommand {
         stop.install()
         defer { stop.uninstall() }
 
+        // Before the run is set up: resolving `auto` measures bf16 at this thread count.
+        OpenBLASRuntime.setThreads(settings.threads)
         let adaptation: Adaptation
         do {
             adaptation = try Adaptation(settings: settings, source: source, resume: resumed, outputDirectory: output,
                                         stop: stop, group: group)
         } catch TrainingError.invalidSetting(let message) { throw ValidationError(message) }
-        OpenBLASRuntime.setThreads(settings.threads)
         let summary = try adaptation.run()
         if group.isLeader { printSummary(summary, ranks: group.size) }
         if summary.stoppedBySignal {

@@ -39,7 +39,10 @@ struct RuntimeOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, let problem = RuntimeDefaults.threadsProblem(threads) { throw ValidationError(problem) }
-        do { _ = try (precision ?? RuntimeDefaults.precision).resolved() } catch { throw ValidationError("\(error)") }
+        // Only an explicit bf16 can be refused; auto is resolved (and measured) once the threads are set.
+        if precision == .bf16 {
+            do { _ = try Precision.bf16.resolved() } catch { throw ValidationError("\(error)") }
+        }
     }
 
     /// Starts a command that runs the model: sets the worker threads (BLAS and TensorKernels), resolves

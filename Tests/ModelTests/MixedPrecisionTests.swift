@@ -17,9 +17,9 @@ enum MixedPrecisionBackends {
     static func resolved(_ name: String) throws -> ResolvedPrecision {
         let environment = name == "emulated" ? [PrecisionEnvironment.emulateBF16: "1"] : [:]
         let flags: Set<String> = name == "emulated" ? [] : Precision.bf16CPUFlags
-        return try Precision.resolve(requested: .bf16, environment: environment, cpuFlags: flags) {
-            OneDNNBF16Gemm.shared.map { $0 as any BF16Gemm }
-        }
+        return try Precision.resolve(
+            requested: .bf16, environment: environment, cpuFlags: flags,
+            oneDNN: { OneDNNBF16Gemm.shared.map { $0 as any BF16Gemm } }, speedup: BF16Speed.speedup(of:))
     }
 }
 

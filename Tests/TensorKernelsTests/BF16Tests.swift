@@ -175,45 +175,71 @@ func bf16Rounded(_ values: [Float]) -> [Float] {
     static let bf16CPU: Set<String> = ["avx2", "avx512f", "avx512_bf16"]
     static let avx2CPU: Set<String> = ["avx2", "fma"]
     static func working() -> Result<any BF16Gemm, OneDNNUnavailable> { .success(EmulatedBF16Gemm()) }
+    static func twice(_: any BF16Gemm) -> Double { 2 }
     static func refusing() -> Result<any BF16Gemm, OneDNNUnavailable> {
         .failure(OneDNNUnavailable(description: "oneDNN 2.6.3 cannot create a bf16 matmul (unimplemented)"))
     }
 
     @Test func fp32NeverTouchesOneDNN() throws {
-        let resolved = try Precision.resolve(requested: .fp32, environment: [:], cpuFlags: Self.bf16CPU) {
-            Issue.record("oneDNN consulted for fp32")
-            return Self.working()
-        }
+        let resolved = try Precision.resolve(
+            requested: .fp32, environment: [:], cpuFlags: Self.bf16CPU,
+            oneDNN: {
+                Issue.record("oneDNN consulted for fp32")
+                return Self.working()
+            }, speedup: Self.twice)
         #expect(resolved.precision == .fp32 && resolved.bf16Gemm == nil)
         #expect(resolved.logLine.hasPrefix("precision: fp32 (requested); GEMM backend: OpenBLAS sgemm"))
     }
 
     @Test func autoPicksBF16OnlyWithCPUSupportAndAWorkingOneDNN() throws {
-        let yes = try Precision.resolve(requested: .auto, environment: [:], cpuFlags: Self.bf16CPU, oneDNN: Self.working)
-        #expect(yes.precision == .bf16 && yes.bf16Gemm != nil && yes.reason == "auto")
+        let yes = try Precision.resolve(requested: .auto, environment: [:], cpuFlags: Self.bf16CPU, oneDNN: Self.working, speedup: Self.twice)
+        #expect(yes.precision == .bf16 && yes.bf16Gemm != nil && yes.reason.hasPrefix("auto: a dense layer measured 2.00×"))
         let amx = try Precision.resolve(
-            requested: .auto, environment: [:], cpuFlags: ["amx_bf16", "amx_tile"], oneDNN: Self.working)
+            requested: .auto, environment: [:], cpuFlags: ["amx_bf16", "amx_tile"], oneDNN: Self.working, speedup: Self.twice)
         #expect(amx.precision == .bf16)
 
-        let noCPU = try Precision.resolve(requested: .auto, environment: [:], cpuFlags: Self.avx2CPU) {
-            Issue.record("oneDNN consulted on a CPU without bf16")
-            return Self.working()
-        }
+        let noCPU = try Precision.resolve(
+            requested: .auto, environment: [:], cpuFlags: Self.avx2CPU,
+            oneDNN: {
+                Issue.record("oneDNN consulted on a CPU without bf16")
+                return Self.working()
+            }, speedup: Self.twice)
         #expect(noCPU.precision == .fp32 && noCPU.reason.contains("neither avx512_bf16 nor AMX"))
-        let refused = try Precision.resolve(requested: .auto, environment: [:], cpuFlags: Self.bf16CPU, oneDNN: Self.refusing)
+        let refused = try Precision.resolve(requested: .auto, environment: [:], cpuFlags: Self.bf16CPU, oneDNN: Self.refusing, speedup: Self.twice)
         #expect(refused.precision == .fp32 && refused.reason.contains("unimplemented"))
         let disabled = try Precision.resolve(
             requested: .auto, environment: [PrecisionEnvironment.disableOneDNN: "1"], cpuFlags: Self.bf16CPU,
-            oneDNN: Self.working)
+            oneDNN: Self.working, speedup: Self.twice)
         #expect(disabled.precision == .fp32 && disabled.reason.contains(PrecisionEnvironment.disableOneDNN))
+    }
+
+    /// avx512_bf16 without the speed (Intel cores without AMX run bf16 at half of sgemm): `auto` stays fp32
+    /// and says why; an explicit bf16 still runs and measures nothing.
+    @Test func autoStaysFP32WhereBF16MeasuresSlower() throws {
+        let slow = try Precision.resolve(
+            requested: .auto, environment: [:], cpuFlags: Self.bf16CPU, oneDNN: Self.working, speedup: { _ in 0.5 })
+        #expect(slow.precision == .fp32 && slow.bf16Gemm == nil)
+        #expect(slow.reason.contains("measured only 0.50× as fast as in fp32"), "\(slow.reason)")
+        #expect(slow.reason.contains("--precision bf16 forces it"))
+        let atThreshold = try Precision.resolve(
+            requested: .auto, environment: [:], cpuFlags: Self.bf16CPU, oneDNN: Self.working,
+            speedup: { _ in BF16Speed.autoMinimumSpeedup })
+        #expect(atThreshold.precision == .bf16)
+        let forced = try Precision.resolve(
+            requested: .bf16, environment: [:], cpuFlags: Self.bf16CPU, oneDNN: Self.working,
+            speedup: { _ in
+                Issue.record("speed measured for an explicit bf16")
+                return 0.5
+            })
+        #expect(forced.precision == .bf16 && forced.reason == "requested")
     }
 
     @Test func explicitBF16ThatCannotRunIsAnErrorWithTheReason() throws {
         #expect(throws: PrecisionError.bf16Unavailable(reason: "this CPU has neither avx512_bf16 nor AMX (amx_bf16)")) {
-            try Precision.resolve(requested: .bf16, environment: [:], cpuFlags: Self.avx2CPU, oneDNN: Self.working)
+            try Precision.resolve(requested: .bf16, environment: [:], cpuFlags: Self.avx2CPU, oneDNN: Self.working, speedup: Self.twice)
         }
         do {
-            _ = try Precision.resolve(requested: .bf16, environment: [:], cpuFlags: Self.bf16CPU, oneDNN: Self.refusing)
+            _ = try Precision.resolve(requested: .bf16, environment: [:], cpuFlags: Self.bf16CPU, oneDNN: Self.refusing, speedup: Self.twice)
             Issue.record("no error")
         } catch let error as PrecisionError {
             #expect(error.description.contains("--precision bf16 is not available here: oneDNN 2.6.3 cannot create"))
@@ -221,12 +247,12 @@ func bf16Rounded(_ values: [Float]) -> [Float] {
         }
         let emulated = try Precision.resolve(
             requested: .bf16, environment: [PrecisionEnvironment.emulateBF16: "1"], cpuFlags: Self.avx2CPU,
-            oneDNN: Self.refusing)
+            oneDNN: Self.refusing, speedup: Self.twice)
         #expect(emulated.precision == .bf16 && emulated.bf16Gemm is EmulatedBF16Gemm)
         #expect(emulated.logLine.contains("emulated"))
         let autoIgnoresEmulation = try Precision.resolve(
             requested: .auto, environment: [PrecisionEnvironment.emulateBF16: "1"], cpuFlags: Self.avx2CPU,
-            oneDNN: Self.refusing)
+            oneDNN: Self.refusing, speedup: Self.twice)
         #expect(autoIgnoresEmulation.precision == .fp32)
     }
 
@@ -234,11 +260,14 @@ func bf16Rounded(_ values: [Float]) -> [Float] {
     @Test func resolvesOnThisMachine() throws {
         let auto = try Precision.resolve(requested: .auto)
         print("this machine: \(auto.logLine)")
-        #expect(auto.precision == (BF16Backends.oneDNN != nil && !BF16Backends.cpuFlags.isDisjoint(with: Precision.bf16CPUFlags) ? .bf16 : .fp32))
-        if auto.precision == .fp32 {
-            #expect(throws: PrecisionError.self) { try Precision.resolve(requested: .bf16) }
+        let bf16Runs = BF16Backends.oneDNN != nil && !BF16Backends.cpuFlags.isDisjoint(with: Precision.bf16CPUFlags)
+        if bf16Runs {
+            let pays = BF16Speed.speedup(of: try #require(BF16Backends.oneDNN)) >= BF16Speed.autoMinimumSpeedup
+            #expect(auto.precision == (pays ? .bf16 : .fp32))
+            #expect(try Precision.resolve(requested: .bf16).oneDNNImplementation != nil)
         } else {
-            #expect(auto.oneDNNImplementation != nil)
+            #expect(auto.precision == .fp32)
+            #expect(throws: PrecisionError.self) { try Precision.resolve(requested: .bf16) }
         }
     }
 }

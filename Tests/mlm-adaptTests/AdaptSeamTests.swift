@@ -225,13 +225,6 @@ import Training
         }
     }
 
-    @Test func autoRunsInFP32UntilABF16BackendExists() throws {
-        #expect(try Precision.fp32.resolved().precision == .fp32)
-        if try Precision.auto.resolved().precision == .fp32 {
-            #expect(throws: PrecisionError.self) { try Precision.bf16.resolved() }
-        }
-    }
-
     @Test func seedDefaultsMatchAcrossTrainingCommands() throws {
         #expect(try ClassifyCommand.parse(["--train", "t.tsv", "--validation", "d.tsv"]).common.seedOption.resolvedSeed
             == AdaptationSettings.defaults.seed)
