@@ -251,17 +251,7 @@ struct AdaptationOverrides: ParsableArguments {
         static func training<Value: Equatable & Sendable>(
             _ option: String, _ given: KeyPath<AdaptationOverrides, Value?> & Sendable,
             _ setting: WritableKeyPath<AdaptationSettings, Value?> & Sendable
-        ) -> Field {
-            Field(
-                option: option, mayChangeOnResume: false,
-                apply: { overrides, settings in
-                    if let value = overrides[keyPath: given] { settings[keyPath: setting] = value }
-                },
-                conflict: { overrides, saved in
-                    guard let value = overrides[keyPath: given], value != saved[keyPath: setting] else { return nil }
-                    return "\(option) (the run used \(saved[keyPath: setting].map { "\($0)" } ?? "none"))"
-                })
-        }
+        ) -> Field { unsettable(option, given, setting, unset: nil) { $0.map { "\($0)" } ?? "none" } }
 
         static func bookkeeping<Value: Equatable & Sendable>(
             _ option: String, _ given: KeyPath<AdaptationOverrides, Value?> & Sendable,
@@ -292,6 +282,14 @@ struct AdaptationOverrides: ParsableArguments {
         static func casing(
             _ option: String, _ given: KeyPath<AdaptationOverrides, Bool?> & Sendable,
             _ setting: WritableKeyPath<AdaptationSettings, Bool?> & Sendable
+        ) -> Field { unsettable(option, given, setting, unset: true) { $0 == false ? "--cased" : "--uncased" } }
+
+        /// A training-defining setting that may be nil in the settings: a resume compares the given value
+        /// with the saved one, nil read as `unset`, and names the saved one as `spelled` writes it.
+        private static func unsettable<Value: Equatable & Sendable>(
+            _ option: String, _ given: KeyPath<AdaptationOverrides, Value?> & Sendable,
+            _ setting: WritableKeyPath<AdaptationSettings, Value?> & Sendable, unset: Value?,
+            spelled: @escaping @Sendable (Value?) -> String
         ) -> Field {
             Field(
                 option: option, mayChangeOnResume: false,
@@ -299,9 +297,9 @@ struct AdaptationOverrides: ParsableArguments {
                     if let value = overrides[keyPath: given] { settings[keyPath: setting] = value }
                 },
                 conflict: { overrides, saved in
-                    let used = saved[keyPath: setting] ?? true
+                    let used = saved[keyPath: setting] ?? unset
                     guard let value = overrides[keyPath: given], value != used else { return nil }
-                    return "\(option) (the run used \(used ? "--uncased" : "--cased"))"
+                    return "\(option) (the run used \(spelled(used)))"
                 })
         }
 
