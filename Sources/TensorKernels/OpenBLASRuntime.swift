@@ -47,6 +47,15 @@ public enum OpenBLASRuntime {
         return []
     }
 
+    /// The `vendor_id` of /proc/cpuinfo (`GenuineIntel`, `AuthenticAMD`), or "" when it has none.
+    public static func cpuVendor(cpuinfo: String) -> String {
+        for line in cpuinfo.split(separator: "\n") where line.hasPrefix("vendor_id") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return ""
+    }
+
     /// What `ensureBestKernel` should do, as a pure function so it can be tested.
     public enum Decision: Equatable, Sendable {
         case keep(reason: String)

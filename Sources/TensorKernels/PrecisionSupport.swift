@@ -59,23 +59,34 @@ extension Precision {
     /// The CPU flags that make bf16 worth running (AVX-512 BF16 dot products, or AMX tiles).
     public static let bf16CPUFlags: Set<String> = ["avx512_bf16", "amx_bf16"]
 
-    /// Resolves `requested` on this machine: `auto` is bf16 only when the CPU has avx512_bf16 or AMX,
-    /// oneDNN loads and creates a bf16 matmul, and a dense layer measured at the current thread count runs
-    /// at least `BF16Speed.autoMinimumSpeedup` times faster in bf16; otherwise fp32, with the reason. An
-    /// explicit `bf16` that cannot run throws `PrecisionError` with the reason. `fp32` never loads oneDNN.
+    /// Resolves `requested` on this machine: `auto` is bf16 only when bf16 pays on this CPU
+    /// (`bf16Slowdown` is nil), oneDNN loads and creates a bf16 matmul; otherwise fp32, with the reason. An explicit
+    /// `bf16` runs wherever the CPU has avx512_bf16 or AMX and oneDNN works, and otherwise throws
+    /// `PrecisionError` with the reason. `fp32` never loads oneDNN.
     public static func resolve(requested: Precision) throws -> ResolvedPrecision {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         return try resolve(
             requested: requested, environment: ProcessInfo.processInfo.environment,
-            cpuFlags: OpenBLASRuntime.cpuFlags(cpuinfo: cpuinfo),
-            oneDNN: { OneDNNBF16Gemm.shared.map { $0 as any BF16Gemm } }, speedup: BF16Speed.speedup(of:))
+            cpuFlags: OpenBLASRuntime.cpuFlags(cpuinfo: cpuinfo), cpuVendor: OpenBLASRuntime.cpuVendor(cpuinfo: cpuinfo),
+            oneDNN: { OneDNNBF16Gemm.shared.map { $0 as any BF16Gemm } })
     }
 
-    /// The same decision from given facts; `oneDNN` is only called when the CPU qualifies, `speedup`
-    /// (bf16 over fp32, measured) only for `auto` once oneDNN runs.
+    /// Why `auto` stays fp32 on a CPU that can run bf16, or nil where bf16 is the faster path: AMX
+    /// tiles, or AMD's avx512_bf16 (Zen 4 and 5: oneDNN's bf16 matmul at about twice sgemm, 365–425
+    /// against 191–205 GFLOP/s on 2 cores). Intel cores without AMX issue `vdpbf16ps` on one port where
+    /// fp32 FMAs issue on two; measured on a Xeon of family 6 model 207 without AMX, oneDNN's bf16
+    /// matmul ran at 141–146 GFLOP/s on 2 threads against sgemm's 189–214, and a MiniLM step at 0.72×.
+    /// A rule rather than a timing at start, so that every run, resume and rank on a machine decides alike.
+    public static func bf16Slowdown(cpuFlags: Set<String>, cpuVendor: String) -> String? {
+        if cpuFlags.contains("amx_bf16") || cpuVendor == "AuthenticAMD" { return nil }
+        return "this CPU has avx512_bf16 but no AMX, where bf16 runs slower than fp32 (oneDNN's bf16 matmul "
+            + "measured at 0.7× of sgemm on such a Xeon); --precision bf16 forces it"
+    }
+
+    /// The same decision from given facts; `oneDNN` is only called when the CPU qualifies.
     public static func resolve(
-        requested: Precision, environment: [String: String], cpuFlags: Set<String>,
-        oneDNN: () -> Result<any BF16Gemm, OneDNNUnavailable>, speedup: (any BF16Gemm) -> Double
+        requested: Precision, environment: [String: String], cpuFlags: Set<String>, cpuVendor: String,
+        oneDNN: () -> Result<any BF16Gemm, OneDNNUnavailable>
     ) throws -> ResolvedPrecision {
         if requested == .fp32 { return .fp32 }
         if requested == .bf16, PrecisionEnvironment.isOn(PrecisionEnvironment.emulateBF16, in: environment) {
@@ -89,25 +100,14 @@ extension Precision {
             unavailable = "oneDNN is disabled by \(PrecisionEnvironment.disableOneDNN)"
         } else if cpuFlags.isDisjoint(with: bf16CPUFlags) {
             unavailable = "this CPU has neither avx512_bf16 nor AMX (amx_bf16)"
+        } else if requested == .auto, let slowdown = bf16Slowdown(cpuFlags: cpuFlags, cpuVendor: cpuVendor) {
+            unavailable = slowdown
         } else {
             switch oneDNN() {
-            case .success(let gemm) where requested == .bf16:
-                return ResolvedPrecision(requested: requested, precision: .bf16, reason: "requested", bf16Gemm: gemm)
             case .success(let gemm):
-                let measured = speedup(gemm)
-                let ratio = String(format: "%.2f×", measured)
-                if measured >= BF16Speed.autoMinimumSpeedup {
-                    return ResolvedPrecision(
-                        requested: requested, precision: .bf16,
-                        reason: "auto: a dense layer measured \(ratio) as fast as in fp32 on \(Parallel.workerCount) thread(s)",
-                        bf16Gemm: gemm)
-                }
                 return ResolvedPrecision(
-                    requested: requested, precision: .fp32,
-                    reason: "auto: bf16 runs here (\(gemm.name)) but a dense layer measured only \(ratio) as fast as in fp32 "
-                        + "on \(Parallel.workerCount) thread(s), under the \(String(format: "%.1f×", BF16Speed.autoMinimumSpeedup)) that bf16 must bring; "
-                        + "--precision bf16 forces it",
-                    bf16Gemm: nil)
+                    requested: requested, precision: .bf16, reason: requested == .auto ? "auto" : "requested",
+                    bf16Gemm: gemm)
             case .failure(let error):
                 unavailable = error.description
             }

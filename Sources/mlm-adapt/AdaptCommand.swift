@@ -161,7 +161,7 @@ struct Adapt: ParsableCommand {
         stop.install()
         defer { stop.uninstall() }
 
-        // Before the run is set up: resolving `auto` measures bf16 at this thread count.
+        // Before the run is set up, so that oneDNN primitives are created for this thread count.
         OpenBLASRuntime.setThreads(settings.threads)
         let adaptation: Adaptation
         do {

@@ -39,7 +39,7 @@ struct RuntimeOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, let problem = RuntimeDefaults.threadsProblem(threads) { throw ValidationError(problem) }
-        // Only an explicit bf16 can be refused; auto is resolved (and measured) once the threads are set.
+        // Only an explicit bf16 can be refused; auto is resolved once the threads are set.
         if precision == .bf16 {
             do { _ = try Precision.bf16.resolved() } catch { throw ValidationError("\(error)") }
         }

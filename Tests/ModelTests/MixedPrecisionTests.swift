@@ -18,8 +18,8 @@ enum MixedPrecisionBackends {
         let environment = name == "emulated" ? [PrecisionEnvironment.emulateBF16: "1"] : [:]
         let flags: Set<String> = name == "emulated" ? [] : Precision.bf16CPUFlags
         return try Precision.resolve(
-            requested: .bf16, environment: environment, cpuFlags: flags,
-            oneDNN: { OneDNNBF16Gemm.shared.map { $0 as any BF16Gemm } }, speedup: BF16Speed.speedup(of:))
+            requested: .bf16, environment: environment, cpuFlags: flags, cpuVendor: "",
+            oneDNN: { OneDNNBF16Gemm.shared.map { $0 as any BF16Gemm } })
     }
 }
 
