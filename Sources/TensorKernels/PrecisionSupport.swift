@@ -56,7 +56,7 @@ public enum PrecisionError: Error, CustomStringConvertible, Equatable {
 }
 
 extension Precision {
-    /// The CPU flags that make bf16 worth running (AVX-512 BF16 dot products, or AMX tiles).
+    /// The CPU flags bf16 needs (AVX-512 BF16 dot products, or AMX tiles); `bf16Slowdown` says where it pays.
     public static let bf16CPUFlags: Set<String> = ["avx512_bf16", "amx_bf16"]
 
     /// Resolves `requested` on this machine: `auto` is bf16 only when bf16 pays on this CPU
