@@ -25,7 +25,7 @@ struct MachineFacts: Codable, Sendable {
             cpuModel: cpuDescription(cpuinfo),
             simdFlags: gemmRelevantFlags(cpuinfo),
             logicalCores: ProcessInfo.processInfo.activeProcessorCount,
-            memoryGiB: procField(meminfo, "MemTotal").flatMap { Double($0.split(separator: " ").first ?? "") }
+            memoryGiB: ProcText.field("MemTotal", in: meminfo).flatMap { Double($0.split(separator: " ").first ?? "") }
                 .map { $0 / 1_048_576 },
             openBLASKernel: OpenBLASRuntime.coreName,
             commit: git.flatMap { Subprocess.firstLine($0, ["rev-parse", "HEAD"], currentDirectory: repository) } ?? "unknown",
@@ -49,26 +49,15 @@ struct MachineFacts: Codable, Sendable {
 
 /// "AMD EPYC (AuthenticAMD family 26 model 2)": the model name alone can be vague on virtual machines.
 func cpuDescription(_ cpuinfo: String) -> String {
-    let name = procField(cpuinfo, "model name") ?? "unknown CPU"
-    guard let vendor = procField(cpuinfo, "vendor_id"), let family = procField(cpuinfo, "cpu family"),
-          let model = procField(cpuinfo, "model") else { return name }
+    let name = ProcText.field("model name", in: cpuinfo) ?? "unknown CPU"
+    guard let vendor = ProcText.field("vendor_id", in: cpuinfo), let family = ProcText.field("cpu family", in: cpuinfo),
+          let model = ProcText.field("model", in: cpuinfo) else { return name }
     return "\(name) (\(vendor) family \(family) model \(model))"
 }
 
 func gemmRelevantFlags(_ cpuinfo: String) -> [String] {
-    let present = Set((procField(cpuinfo, "flags") ?? "").split(separator: " ").map(String.init))
+    let present = OpenBLASRuntime.cpuFlags(cpuinfo: cpuinfo)
     return ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile"].filter(present.contains)
-}
-
-/// The value of `key` in a /proc file of `key : value` lines.
-func procField(_ text: String, _ key: String) -> String? {
-    for line in text.split(separator: "\n") {
-        let parts = line.split(separator: ":", maxSplits: 1)
-        if parts.count == 2 && parts[0].trimmingCharacters(in: .whitespaces) == key {
-            return parts[1].trimmingCharacters(in: .whitespaces)
-        }
-    }
-    return nil
 }
 
 func currentLoadAverage() -> String? {

@@ -40,21 +40,11 @@ public enum OpenBLASRuntime {
 
     /// The `flags` line of the first processor in `/proc/cpuinfo`, or empty where there is none.
     public static func cpuFlags(cpuinfo: String) -> Set<String> {
-        for line in cpuinfo.split(separator: "\n") where line.hasPrefix("flags") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
-        }
-        return []
+        Set((ProcText.field("flags", in: cpuinfo) ?? "").split(separator: " ").map(String.init))
     }
 
     /// The `vendor_id` of /proc/cpuinfo (`GenuineIntel`, `AuthenticAMD`), or "" when it has none.
-    public static func cpuVendor(cpuinfo: String) -> String {
-        for line in cpuinfo.split(separator: "\n") where line.hasPrefix("vendor_id") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return ""
-    }
+    public static func cpuVendor(cpuinfo: String) -> String { ProcText.field("vendor_id", in: cpuinfo) ?? "" }
 
     /// What `ensureBestKernel` should do, as a pure function so it can be tested.
     public enum Decision: Equatable, Sendable {
@@ -116,5 +106,19 @@ public enum OpenBLASRuntime {
 
     private static func log(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}
+
+/// `key : value` lines of Linux's /proc text files (cpuinfo, meminfo).
+public enum ProcText {
+    /// The value of the first line whose key is `key`, trimmed; nil when no line has it.
+    public static func field(_ key: String, in text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 && parts[0].trimmingCharacters(in: .whitespaces) == key {
+                return parts[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return nil
     }
 }

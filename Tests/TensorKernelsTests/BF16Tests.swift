@@ -12,9 +12,9 @@ enum BF16Backends {
         case .failure(let error): return "skipped: \(error.description)"
         }
     }
-    static var cpuFlags: Set<String> {
-        OpenBLASRuntime.cpuFlags(cpuinfo: (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
-    }
+    static let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    static var cpuFlags: Set<String> { OpenBLASRuntime.cpuFlags(cpuinfo: cpuinfo) }
+    static var cpuVendor: String { OpenBLASRuntime.cpuVendor(cpuinfo: cpuinfo) }
 }
 
 func bf16Rounded(_ values: [Float]) -> [Float] {
@@ -261,8 +261,7 @@ func bf16Rounded(_ values: [Float]) -> [Float] {
         print("this machine: \(auto.logLine)")
         let bf16Runs = BF16Backends.oneDNN != nil && !BF16Backends.cpuFlags.isDisjoint(with: Precision.bf16CPUFlags)
         if bf16Runs {
-            let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
-            let pays = Precision.bf16Slowdown(cpuFlags: BF16Backends.cpuFlags, cpuVendor: OpenBLASRuntime.cpuVendor(cpuinfo: cpuinfo)) == nil
+            let pays = Precision.bf16Slowdown(cpuFlags: BF16Backends.cpuFlags, cpuVendor: BF16Backends.cpuVendor) == nil
             #expect(auto.precision == (pays ? .bf16 : .fp32))
             #expect(try Precision.resolve(requested: .bf16).oneDNNImplementation != nil)
         } else {

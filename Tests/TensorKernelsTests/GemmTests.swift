@@ -121,6 +121,13 @@ import Testing
         #expect(OpenBLASRuntime.bestCore(cpuFlags: ["avx2", "fma", "avx"]) == "HASWELL")
         #expect(OpenBLASRuntime.bestCore(cpuFlags: ["sse3", "ssse3"]) == nil)
         #expect(OpenBLASRuntime.cpuFlags(cpuinfo: "processor : 0\nflags\t\t: fpu avx2 fma\nbugs : x\n") == ["fpu", "avx2", "fma"])
+        #expect(OpenBLASRuntime.cpuFlags(cpuinfo: "processor : 0\nbugs : x\n").isEmpty)
+    }
+
+    @Test func readsTheVendorOfTheFirstProcessor() {
+        #expect(OpenBLASRuntime.cpuVendor(cpuinfo: "processor\t: 0\nvendor_id\t: GenuineIntel\nflags : avx2\n") == "GenuineIntel")
+        #expect(OpenBLASRuntime.cpuVendor(cpuinfo: "processor : 0\nflags : avx2\n") == "")
+        #expect(ProcText.field("MemTotal", in: "MemFree: 1 kB\nMemTotal:       24683612 kB\n") == "24683612 kB")
     }
 
     struct DecisionCase: Sendable {
