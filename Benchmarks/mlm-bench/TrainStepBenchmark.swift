@@ -80,6 +80,16 @@ struct TrainStepBenchmark: ParsableCommand {
             case .failure(let error):
                 print("        oneDNN bf16 matmul peak: skipped: \(error)")
             }
+            if hasTorch, let torchPeaks = Self.torchMatmulPeaks(
+                threads: threadCount, tokens: batch * seq, hidden: 384, intermediate: 1536, masked: masked)
+            {
+                let names = Self.peakShapes(tokens: batch * seq, hidden: 384, intermediate: 1536, masked: masked).map(\.0)
+                for dtype in ["fp32", "bf16"] {
+                    guard let figures = torchPeaks[dtype] else { continue }
+                    print("        torch \(dtype) matmul GFLOP/s at \(threadCount) thread(s): "
+                        + zip(names, figures).map { "\($0) \(String(format: "%.0f", $1))" }.joined(separator: ", "))
+                }
+            }
             if let auto = try? Precision.resolve(requested: .auto) { print("        --precision auto here: \(auto.precision.rawValue) (\(auto.reason))") }
             for shape in chosen {
                 for precision in rows {
@@ -124,14 +134,8 @@ struct TrainStepBenchmark: ParsableCommand {
         -> Result<[(String, Double, String)], OneDNNUnavailable>
     {
         if case .failure(let error) = OneDNNBF16Gemm.shared { return .failure(error) }
-        let shapes: [(String, Bool, Bool, Int, Int, Int)] = [
-            ("2048³", false, false, 2048, 2048, 2048),
-            ("FFN x·Wᵀ", false, true, tokens, intermediate, hidden),
-            ("FFN dW", true, false, intermediate, hidden, tokens),
-            ("vocab", false, true, masked, 30522, hidden),
-        ]
         return Result {
-            try shapes.map { name, ta, tb, m, n, k in
+            try peakShapes(tokens: tokens, hidden: hidden, intermediate: intermediate, masked: masked).map { name, ta, tb, m, n, k in
                 let matmul = try OneDNNMatmul(
                     inputs: .bf16, transposeA: ta, transposeB: tb, m: m, n: n, k: k, lda: ta ? m : k, ldb: tb ? k : n,
                     ldc: n, accumulate: false)
@@ -212,15 +216,35 @@ struct TrainStepBenchmark: ParsableCommand {
         return 3 * (Double(s.layers) * layer + head)
     }
 
-    /// sgemm GFLOP/s for a square 2048³ product and the step's main shapes (best of 3).
-    static func measureGemmPeak(tokens: Int, hidden: Int, intermediate: Int, masked: Int) -> [(String, Double)] {
-        let shapes: [(String, Bool, Bool, Int, Int, Int)] = [
+    /// A square 2048³ product and the step's main GEMMs: (name, transpose A, transpose B, m, n, k), row-major.
+    static func peakShapes(tokens: Int, hidden: Int, intermediate: Int, masked: Int)
+        -> [(String, Bool, Bool, Int, Int, Int)]
+    {
+        [
             ("2048³", false, false, 2048, 2048, 2048),
             ("FFN x·Wᵀ", false, true, tokens, intermediate, hidden),
             ("FFN dW", true, false, intermediate, hidden, tokens),
             ("vocab", false, true, masked, 30522, hidden),
         ]
-        return shapes.map { name, ta, tb, m, n, k in
+    }
+
+    /// PyTorch's matmul GFLOP/s on the same shapes (best of 8 calls), fp32 and bf16: the GEMM libraries PyTorch
+    /// ships (MKL, a newer oneDNN) beside ours; nil without torch.
+    static func torchMatmulPeaks(threads: Int, tokens: Int, hidden: Int, intermediate: Int, masked: Int)
+        -> [String: [Double]]?
+    {
+        let shapes = peakShapes(tokens: tokens, hidden: hidden, intermediate: intermediate, masked: masked)
+            .map { "\($0.1 ? 1 : 0),\($0.2 ? 1 : 0),\($0.3),\($0.4),\($0.5)" }.joined(separator: ";")
+        guard let result = try? runPython([referenceScript.path, "--threads", "\(threads)", "--matmul-peaks", shapes]),
+            result.status == 0, let line = result.output.split(separator: "\n").last,
+            let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: [Double]]
+        else { return nil }
+        return json
+    }
+
+    /// sgemm GFLOP/s for `peakShapes` (best of 3).
+    static func measureGemmPeak(tokens: Int, hidden: Int, intermediate: Int, masked: Int) -> [(String, Double)] {
+        return peakShapes(tokens: tokens, hidden: hidden, intermediate: intermediate, masked: masked).map { name, ta, tb, m, n, k in
             let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
             let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
             let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)

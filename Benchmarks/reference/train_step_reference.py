@@ -4,7 +4,9 @@ dropout on) on the same shapes, labels only at the masked positions. Prints one 
 
 --head hf        the transformers forward with labels: logits at every position (what users run)
 --head gathered  the MLM head only at the masked rows, as mlm-adapt does (the same FLOPs as ours)
---autocast       forward and loss under torch.autocast("cpu", dtype=torch.bfloat16)"""
+--autocast       forward and loss under torch.autocast("cpu", dtype=torch.bfloat16)
+--matmul-peaks S instead, torch.matmul GFLOP/s (best of 8 calls) in fp32 and bf16 for the shapes
+                 "ta,tb,m,n,k;..." (row-major, transposes as views), the peaks mlm-bench prints beside ours"""
 import contextlib
 import argparse
 import json
@@ -29,9 +31,13 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--head", choices=["hf", "gathered"], default="hf")
     p.add_argument("--autocast", action="store_true")
+    p.add_argument("--matmul-peaks")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
+    if a.matmul_peaks:
+        print(json.dumps(matmul_peaks(a.matmul_peaks)))
+        return
     torch.manual_seed(0)
     config = BertConfig(vocab_size=a.vocab, hidden_size=a.hidden, num_hidden_layers=a.layers,
                         num_attention_heads=a.heads, intermediate_size=a.intermediate,
@@ -71,6 +77,23 @@ def main():
     print(json.dumps({"threads": a.threads, "seconds_per_step": seconds,
                       "tokens_per_second": a.batch * a.seq / seconds, "head": a.head, "autocast": a.autocast, "torch": torch.__version__,
                       "attention": model.config._attn_implementation}))
+
+
+def matmul_peaks(spec):
+    peaks = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        peaks[name] = []
+        for shape in spec.split(";"):
+            ta, tb, m, n, k = (int(v) for v in shape.split(","))
+            a = torch.rand(k, m, dtype=dtype).t() if ta else torch.rand(m, k, dtype=dtype)
+            b = torch.rand(n, k, dtype=dtype).t() if tb else torch.rand(k, n, dtype=dtype)
+            best = float("inf")
+            for _ in range(8):  # the first calls warm up (oneDNN creates its kernels)
+                start = time.perf_counter()
+                torch.matmul(a, b)
+                best = min(best, time.perf_counter() - start)
+            peaks[name].append(2 * m * n * k / best / 1e9)
+    return peaks
 
 
 if __name__ == "__main__":
