@@ -18,6 +18,7 @@ struct MLMBench: ParsableCommand {
             TrainStepBenchmark.self,
             FineTuneBenchmark.self,
             SetFitBenchmark.self,
+            EmbedBenchmark.self,
             DataParallelBenchmark.self,
         ]
     )
