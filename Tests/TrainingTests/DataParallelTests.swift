@@ -181,7 +181,7 @@ import Testing
          "--validation-split", "0.1", "--max-seq-length", "32", "--batch-size", "8", "--max-steps", "12",
          "--eval-every", "5", "--eval-batches", "2", "--save-every", "6", "--lr", "5e-3", "--seed", "7", "--head-warmup-steps", "3",
          "--grad-accum", "2",
-         "--threads", "1", "--output-dir", output.path]
+         "--threads", "1", "--precision", "fp32", "--output-dir", output.path]
     }
 
     static func parameters(_ checkpoint: URL) throws -> [Float] {
