@@ -98,8 +98,9 @@ public struct SafeTensorsFile: Sendable {
             elements = product
         }
         let (byteCount, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
-        guard !overflow, byteCount == end - begin else {
-            throw invalid("shape \(shape) × \(dtype.rawValue) needs \(elements * dtype.byteSize) bytes but data_offsets span \(end - begin)")
+        guard !overflow else { throw invalid("shape \(shape) × \(dtype.rawValue) is too large") }
+        guard byteCount == end - begin else {
+            throw invalid("shape \(shape) × \(dtype.rawValue) needs \(byteCount) bytes but data_offsets span \(end - begin)")
         }
         return SafeTensorsEntry(name: name, dtype: dtype, shape: shape, dataRange: begin..<end)
     }
@@ -217,6 +218,12 @@ public struct SafeTensorsHeader: Sendable {
             entries.append(try SafeTensorsFile.parseEntry(name: name, value: value, source: source))
         }
         entries.sort { ($0.dataRange.lowerBound, $0.dataRange.upperBound) < ($1.dataRange.lowerBound, $1.dataRange.upperBound) }
+        // impliedFileSize adds the data section's start to the last end: it must not overflow.
+        if let last = entries.max(by: { $0.dataRange.upperBound < $1.dataRange.upperBound }),
+           last.dataRange.upperBound > Int.max - dataStart {
+            throw CheckpointError.invalidTensor(
+                file: source, tensor: last.name, reason: "data_offsets end \(last.dataRange.upperBound) is past any possible file size")
+        }
         self.entries = entries
         self.metadata = metadata
     }

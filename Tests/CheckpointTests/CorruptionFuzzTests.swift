@@ -84,6 +84,28 @@ import Testing
         #expect(error.description.contains("memory"), "\(error)")
     }
 
+    /// Sizes near Int.max once trapped on arithmetic overflow (an abort) instead of being refused.
+    @Test(arguments: [true, false])
+    func sizesThatOverflowAreRefused(compressed: Bool) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent(compressed ? "crafted.safetensors.gz" : "crafted.safetensors")
+        let headers = [
+            // 2^62 floats: the element count fits in Int, the byte count does not.
+            "{\"w\":{\"dtype\":\"F32\",\"shape\":[\(1 << 62)],\"data_offsets\":[0,64]}}",
+            // A consistent entry whose end plus the header's length passes Int.max.
+            "{\"w\":{\"dtype\":\"F32\",\"shape\":[\((1 << 61) - 256)],\"data_offsets\":[0,\(Int.max - 1023)]},"
+                + "\"__metadata__\":{\"pad\":\"\(String(repeating: " ", count: 1100))\"}}",
+        ]
+        for header in headers {
+            var plain = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian, Array.init)
+            plain += Array(header.utf8) + [UInt8](repeating: 0, count: 64)
+            try write(compressed ? try Gzip.compress(plain) : plain, to: url)
+            let error = try #require(throws: CheckpointError.self) { try CheckpointFile.read(url) }
+            #expect(error.description.contains("'w'"), "\(error)")
+        }
+    }
+
     @Test func nonFiniteWeightsAreNeitherWrittenNorLoaded() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
