@@ -63,6 +63,7 @@ class Result:
         lines = [line for line in self.stderr.splitlines() if line.strip()]
         crashes = [re.sub(r".*(Swift runtime failure: [\w ]+?)( in | \*\*\*).*", r"\1", line) for line in lines
                    if line.startswith("Fatal error") or "Swift runtime failure:" in line]
+        crashes += [line.strip(" *") for line in lines if line.startswith("*** Program crashed")]
         if crashes:
             return crashes[0][:300]
         errors = [line for line in lines if line.startswith("Error")]
