@@ -61,9 +61,13 @@ class Result:
 
     def first_error_line(self):
         lines = [line for line in self.stderr.splitlines() if line.strip()]
-        crashes = [line.strip(" *") for line in lines if re.match(r"(Fatal error|\*\*\* Swift runtime failure)", line)]
+        crashes = [re.sub(r".*(Swift runtime failure: [\w ]+?)( in | \*\*\*).*", r"\1", line) for line in lines
+                   if line.startswith("Fatal error") or "Swift runtime failure:" in line]
+        crashes += [line.strip(" *") for line in lines if line.startswith("*** Program crashed")]
+        if crashes:
+            return crashes[0][:300]
         errors = [line for line in lines if line.startswith("Error")]
-        return (crashes or errors or lines or [""])[-1][:300]
+        return (errors or lines or [""])[-1][:300]
 
 
 class Proc:
