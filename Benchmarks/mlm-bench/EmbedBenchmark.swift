@@ -61,8 +61,8 @@ struct EmbedBenchmark: ParsableCommand {
         }
         let common = [Self.referenceScript.path, "--model", model, "--texts", textFile.path, "--batch-size", "\(batchSize)",
                       "--max-seq-length", "\(maxSeqLength)", "--threads", "\(threads)"]
-        let fp32 = Self.reference(common + ours.flatMap { ["--compare", $0.vectors.path] })
-        let bf16 = Self.reference(common + ["--autocast"])
+        let fp32 = TrainStepBenchmark.referenceJSON(common + ours.flatMap { ["--compare", $0.vectors.path] })
+        let bf16 = TrainStepBenchmark.referenceJSON(common + ["--autocast"])
         if fp32 == nil || bf16 == nil { print("sentence-transformers reference failed or is not installed: its columns are empty") }
 
         var lines = [
@@ -83,13 +83,5 @@ struct EmbedBenchmark: ParsableCommand {
         }
         print(lines.joined(separator: "\n"))
         if let markdown { try (lines.joined(separator: "\n") + "\n").write(toFile: markdown, atomically: true, encoding: .utf8) }
-    }
-
-    /// The reference's JSON line, or nil when it fails.
-    static func reference(_ arguments: [String]) -> [String: Any]? {
-        guard let result = try? TrainStepBenchmark.runPython(arguments), result.status == 0,
-            let line = result.output.split(separator: "\n").last
-        else { return nil }
-        return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
     }
 }

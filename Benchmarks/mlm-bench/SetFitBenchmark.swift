@@ -196,9 +196,7 @@ struct SetFitBenchmark: ParsableCommand {
             "--test", data.appendingPathComponent("test.tsv").path, "--num-iterations", "\(numIterations)",
             "--max-length", "\(maxSeqLength)", "--threads", "\(threads)", "--seed", "\(seed)",
         ]
-        guard let result = try? TrainStepBenchmark.runPython(arguments), result.status == 0,
-            let line = result.output.split(separator: "\n").last,
-            let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        guard let json = TrainStepBenchmark.referenceJSON(arguments),
             let accuracy = json["accuracy"] as? Double, let macroF1 = json["macro_f1"] as? Double,
             let seconds = json["seconds"] as? Double
         else {

@@ -83,11 +83,10 @@ struct TrainStepBenchmark: ParsableCommand {
             if hasTorch, let torchPeaks = Self.torchMatmulPeaks(
                 threads: threadCount, tokens: batch * seq, hidden: 384, intermediate: 1536, masked: masked)
             {
-                let names = Self.peakShapes(tokens: batch * seq, hidden: 384, intermediate: 1536, masked: masked).map(\.0)
                 for dtype in ["fp32", "bf16"] {
                     guard let figures = torchPeaks[dtype] else { continue }
                     print("        torch \(dtype) matmul GFLOP/s at \(threadCount) thread(s): "
-                        + zip(names, figures).map { "\($0) \(String(format: "%.0f", $1))" }.joined(separator: ", "))
+                        + figures.map { "\($0.0) \(String(format: "%.0f", $0.1))" }.joined(separator: ", "))
                 }
             }
             if let auto = try? Precision.resolve(requested: .auto) { print("        --precision auto here: \(auto.precision.rawValue) (\(auto.reason))") }
@@ -228,18 +227,15 @@ struct TrainStepBenchmark: ParsableCommand {
         ]
     }
 
-    /// PyTorch's matmul GFLOP/s on the same shapes (best of 8 calls), fp32 and bf16: the GEMM libraries PyTorch
-    /// ships (MKL, a newer oneDNN) beside ours; nil without torch.
+    /// PyTorch's matmul GFLOP/s on the same shapes (best of 8 calls), per dtype (fp32, bf16), as (shape name,
+    /// GFLOP/s): the GEMM libraries PyTorch ships (MKL, a newer oneDNN) beside ours; nil without torch.
     static func torchMatmulPeaks(threads: Int, tokens: Int, hidden: Int, intermediate: Int, masked: Int)
-        -> [String: [Double]]?
+        -> [String: [(String, Double)]]?
     {
         let shapes = peakShapes(tokens: tokens, hidden: hidden, intermediate: intermediate, masked: masked)
-            .map { "\($0.1 ? 1 : 0),\($0.2 ? 1 : 0),\($0.3),\($0.4),\($0.5)" }.joined(separator: ";")
-        guard let result = try? runPython([referenceScript.path, "--threads", "\(threads)", "--matmul-peaks", shapes]),
-            result.status == 0, let line = result.output.split(separator: "\n").last,
-            let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: [Double]]
-        else { return nil }
-        return json
+        let spec = shapes.map { "\($0.1 ? 1 : 0),\($0.2 ? 1 : 0),\($0.3),\($0.4),\($0.5)" }.joined(separator: ";")
+        guard let json = referenceJSON([referenceScript.path, "--threads", "\(threads)", "--matmul-peaks", spec]) else { return nil }
+        return json.compactMapValues { ($0 as? [Double]).map { Array(zip(shapes.map(\.0), $0)) } }
     }
 
     /// sgemm GFLOP/s for `peakShapes` (best of 3).
@@ -289,11 +285,15 @@ struct TrainStepBenchmark: ParsableCommand {
 
     /// Runs a reference script and reads `key` from the JSON object on its last output line; nil when it fails.
     static func referenceFigure(_ arguments: [String], key: String) -> Double? {
+        referenceJSON(arguments)?[key] as? Double
+    }
+
+    /// The JSON object a reference script prints on its last output line; nil when it fails.
+    static func referenceJSON(_ arguments: [String]) -> [String: Any]? {
         guard let result = try? runPython(arguments), result.status == 0,
-            let line = result.output.split(separator: "\n").last,
-            let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            let line = result.output.split(separator: "\n").last
         else { return nil }
-        return json[key] as? Double
+        return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
     }
 
     static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
