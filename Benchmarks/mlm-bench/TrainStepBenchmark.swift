@@ -159,7 +159,7 @@ struct TrainStepBenchmark: ParsableCommand {
         let model = BertModel(layout: layout)
         model.initializeWeights(seed: 1)
         model.setPrecision(precision)
-        let workspace = BertWorkspace(layout: layout, batchSize: batch, seqLength: seq, maxMaskedTokens: masked)
+        let workspace = try BertWorkspace(layout: layout, batchSize: batch, seqLength: seq, maxMaskedTokens: masked)
         var generator = SplitMix64(afterOneDrawFrom: 7)
         let tokens = batch * seq
         let ids = (0..<tokens).map { _ in Int32(5 + generator.next() % 30000) }

@@ -58,9 +58,10 @@ public final class Classifier {
         self.batchSize = batchSize
         self.maxSeqLength = maxSeqLength
         hiddenSize = model.config.hiddenSize
+        // The workspace first: it checks that batch × sequence fits in memory before anything sized by it.
+        workspace = try BertWorkspace(layout: model.layout, batchSize: batchSize, seqLength: maxSeqLength, maxMaskedTokens: 0)
         let maxRows = kind == .sequence ? batchSize : batchSize * maxSeqLength
         head = try ClassifierHead(kind: kind, layout: model.layout, maxRows: maxRows)
-        workspace = BertWorkspace(layout: model.layout, batchSize: batchSize, seqLength: maxSeqLength, maxMaskedTokens: 0)
         let tokens = batchSize * maxSeqLength
         inputIds = [Int32](repeating: 0, count: tokens)
         typeIds = [Int32](repeating: 0, count: tokens)

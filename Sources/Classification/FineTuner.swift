@@ -34,7 +34,7 @@ public final class FineTuner {
         let freeze = options.freeze
         spans = TrainableSpans(layout: classifier.model.layout) { !freeze.isFrozen($0.name) }
         try classifier.model.setFrozenBottom(freeze.frozenBottom(layers: classifier.model.config.numHiddenLayers))
-        optimizer = AdamW(
+        optimizer = try AdamW(
             spans: spans, settings: AdamWSettings(weightDecay: options.weightDecay), threads: max(1, options.threads))
     }
 

@@ -17,6 +17,9 @@ public struct TokenBatch: Sendable {
     /// Rows actually filled (the last batch of an epoch may be short); the rest is padding.
     public var rowCount: Int
 
+    /// Bytes of the buffers above per token.
+    public static let bytesPerToken = 3 * MemoryLayout<Int32>.stride + 2 * MemoryLayout<UInt8>.stride
+
     public init(batchSize: Int, seqLength: Int, padId: Int32) {
         self.batchSize = batchSize
         self.seqLength = seqLength

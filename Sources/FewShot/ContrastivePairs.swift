@@ -1,4 +1,5 @@
 import SeededRandom
+import TensorKernels
 
 /// Two training examples (indices) and the cosine their embeddings should have: 1 for the same class, 0 otherwise.
 public struct ContrastivePair: Equatable, Sendable {
@@ -14,9 +15,15 @@ public struct ContrastivePair: Equatable, Sendable {
 /// `2 · iterations · n` pairs, half of them positive, and each combination occurs as often as any other of
 /// its kind, give or take one.
 public enum ContrastivePairs {
-    public static func generate(labels: [Int32], iterations: Int, seed: UInt64) -> [ContrastivePair] {
+    /// Throws `MemoryBudgetError` when the pairs would not fit in memory (`--num-iterations` too large).
+    public static func generate(labels: [Int32], iterations: Int, seed: UInt64) throws -> [ContrastivePair] {
         let n = labels.count
         guard n > 0, iterations > 0 else { return [] }
+        // The interleaved list, and the positive and negative lists it cycles through: up to 4 · iterations · n pairs.
+        try MemoryBudget.check(
+            MemoryBudget.product(4, iterations, n, MemoryLayout<ContrastivePair>.stride),
+            for: "the contrastive pairs of --num-iterations \(iterations) × \(n) train examples",
+            hint: "lower --num-iterations")
         let quota = iterations * n
         var positives: [ContrastivePair] = [], negatives: [ContrastivePair] = []
         // A prefix of a uniform random permutation of the n(n+1)/2 combinations, drawn lazily (a sparse

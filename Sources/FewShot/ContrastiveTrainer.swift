@@ -20,12 +20,12 @@ public final class ContrastiveTrainer {
     public var log: (String) -> Void = { _ in }
     public var progress: ProgressStyle?
 
-    public init(encoder: SentenceEncoder, options: SetFitOptions) {
+    public init(encoder: SentenceEncoder, options: SetFitOptions) throws {
         self.encoder = encoder
         self.options = options
         // The encoder trains; a classifier head in the layout does not take part in this phase.
         spans = TrainableSpans(layout: encoder.model.layout) { $0.name.hasPrefix("bert.") }
-        optimizer = AdamW(spans: spans, settings: AdamWSettings(weightDecay: options.weightDecay), threads: options.threads)
+        optimizer = try AdamW(spans: spans, settings: AdamWSettings(weightDecay: options.weightDecay), threads: options.threads)
         pooledGradient = .allocate(capacity: encoder.maxRows * encoder.hiddenSize)
         pooledGradient.initialize(repeating: 0)
     }

@@ -18,7 +18,7 @@ final class DifferentiableHeadTrainer {
     var log: (String) -> Void = { _ in }
     var progress: ProgressStyle?
 
-    init(encoder: SentenceEncoder, setfit: SetFitModel, options: SetFitOptions) {
+    init(encoder: SentenceEncoder, setfit: SetFitModel, options: SetFitOptions) throws {
         self.encoder = encoder
         self.setfit = setfit
         self.options = options
@@ -26,8 +26,8 @@ final class DifferentiableHeadTrainer {
         headSpans = TrainableSpans(layout: layout) { $0.name.hasPrefix("classifier.") }
         bodySpans = TrainableSpans(layout: layout) { $0.name.hasPrefix("bert.") }
         let adamW = AdamWSettings(weightDecay: options.weightDecay)
-        headOptimizer = AdamW(spans: headSpans, settings: adamW, threads: options.threads)
-        bodyOptimizer = AdamW(spans: bodySpans, settings: adamW, threads: options.threads)
+        headOptimizer = try AdamW(spans: headSpans, settings: adamW, threads: options.threads)
+        bodyOptimizer = try AdamW(spans: bodySpans, settings: adamW, threads: options.threads)
     }
 
     var trainsBody: Bool { options.bodyLearningRate > 0 }

@@ -83,8 +83,8 @@ public enum SetFitRun {
         var contrastiveLoss: [Double] = []
         var trainable = 0
         if settings.contrastive && settings.epochs > 0 {
-            pairs = ContrastivePairs.generate(labels: trainIds, iterations: settings.numIterations, seed: settings.seed)
-            let trainer = ContrastiveTrainer(encoder: encoder, options: settings)
+            pairs = try ContrastivePairs.generate(labels: trainIds, iterations: settings.numIterations, seed: settings.seed)
+            let trainer = try ContrastiveTrainer(encoder: encoder, options: settings)
             trainer.log = log
             trainer.progress = progress
             trainable = trainer.trainableParameterCount
@@ -109,7 +109,7 @@ public enum SetFitRun {
             if !regression.converged { log("warning: logistic regression stopped after \(regression.iterations) iterations before converging") }
             head = HeadOutcome(iterations: regression.iterations, converged: regression.converged)
         case .differentiable:
-            let trainer = DifferentiableHeadTrainer(encoder: encoder, setfit: setfit, options: settings)
+            let trainer = try DifferentiableHeadTrainer(encoder: encoder, setfit: setfit, options: settings)
             trainer.log = log
             trainer.progress = progress
             trainable = max(trainable, trainer.trainableParameterCount)

@@ -20,6 +20,8 @@ public struct MaskedBatch: Sendable {
     public internal(set) var stats: MaskingStats
 
     public static let ignoreIndex: Int32 = -100
+    /// Bytes of the buffers above per token (the position and label lists are reserved for every token).
+    public static let bytesPerToken = 4 * MemoryLayout<Int32>.stride
 
     public init(batchSize: Int, seqLength: Int) {
         self.batchSize = batchSize

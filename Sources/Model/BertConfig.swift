@@ -1,4 +1,5 @@
 import Foundation
+import TensorKernels
 
 /// The subset of a HuggingFace `config.json` that defines a BERT encoder.
 /// Unknown keys are ignored on read; `id2label`/`label2id` survive a round trip.
@@ -96,6 +97,30 @@ public struct BertConfig: Codable, Equatable, Sendable {
         }
         guard vocabSize > 0, numHiddenLayers > 0, intermediateSize > 0, maxPositionEmbeddings > 0, typeVocabSize > 0
         else { throw ModelError.invalidConfig("\(source): sizes must be positive") }
+        // Sizes from a file are checked against memory before a layout or an arena is built from them.
+        do {
+            try MemoryBudget.check(
+                parameterCountBound.flatMap { MemoryBudget.product($0, BertModel.bytesPerParameter) },
+                for: "a model with vocab_size \(vocabSize), hidden_size \(hiddenSize), num_hidden_layers \(numHiddenLayers), "
+                    + "intermediate_size \(intermediateSize), max_position_embeddings \(maxPositionEmbeddings) and "
+                    + "type_vocab_size \(typeVocabSize) would",
+                hint: "are these sizes right?")
+        } catch let error as MemoryBudgetError {
+            throw ModelError.invalidConfig("\(source): \(error)")
+        }
+    }
+
+    /// At least the number of floats in the parameter arena of any heads (the MLM head and a pooler included,
+    /// with alignment padding), or nil when the sizes overflow `Int`.
+    public var parameterCountBound: Int? {
+        let h = hiddenSize, i = intermediateSize
+        let padding = 16 * 16  // each tensor is padded to 16 floats: at most 16 tensors a layer, and as many outside
+        let layer = MemoryBudget.sum([MemoryBudget.product(4, h, h), MemoryBudget.product(2, h, i), MemoryBudget.product(9, h), i, padding])
+        let embeddingRows = MemoryBudget.sum([vocabSize, maxPositionEmbeddings, typeVocabSize])
+        return MemoryBudget.sum([
+            embeddingRows.flatMap { MemoryBudget.product($0, h) }, layer.flatMap { MemoryBudget.product(numHiddenLayers, $0) },
+            MemoryBudget.product(2, h, h), MemoryBudget.product(7, h), vocabSize, padding,
+        ])
     }
 
     public func jsonData() throws -> Data {

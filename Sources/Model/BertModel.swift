@@ -156,6 +156,10 @@ public final class BertModel {
         frozenBottom = frozen
     }
 
+    /// What the model allocates per parameter: fp32 weights and gradients, and the bf16 weight copies of a
+    /// bf16 run. `BertConfig.validate` checks a config's size against it.
+    static let bytesPerParameter = 2 * MemoryLayout<Float>.stride + MemoryLayout<UInt16>.stride
+
     public init(layout: ParameterLayout) {
         self.layout = layout
         parameters = Self.allocateArena(layout.totalCount)

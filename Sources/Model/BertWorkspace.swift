@@ -1,11 +1,12 @@
 import TensorKernels
 
-/// Hands out 64-byte-aligned slices of one allocation, sized in a first pass.
+/// Hands out 64-byte-aligned slices of one allocation, sized in a first pass. Sizes come from options
+/// (batch, sequence length), so the arithmetic is checked: `count` is nil once anything overflowed.
 struct ArenaPlan {
-    private(set) var count = 0
-    mutating func reserve(_ n: Int) -> Int {
-        let offset = count
-        count += (n + 15) / 16 * 16
+    private(set) var count: Int? = 0
+    mutating func reserve(_ factors: Int...) -> Int {
+        let offset = count ?? 0
+        count = MemoryBudget.sum([count, MemoryBudget.product(factors).flatMap { MemoryBudget.sum([$0, 15]) }.map { $0 / 16 * 16 }])
         return offset
     }
 }
@@ -96,53 +97,66 @@ public final class BertWorkspace {
         return scratch
     }
 
-    public init(layout: ParameterLayout, batchSize: Int, seqLength: Int, maxMaskedTokens: Int) {
+    /// Throws `MemoryBudgetError` when the buffers for this shape would not fit in memory.
+    public init(layout: ParameterLayout, batchSize: Int, seqLength: Int, maxMaskedTokens: Int) throws {
         let config = layout.config
         self.config = config
         self.batchSize = max(1, batchSize)
         self.seqLength = max(1, seqLength)
         self.maxMaskedTokens = max(1, maxMaskedTokens)
-        let t = self.batchSize * self.seqLength, h = config.hiddenSize, i = config.intermediateSize
-        let attention = self.batchSize * config.numAttentionHeads * self.seqLength * self.seqLength
-        let m = self.maxMaskedTokens, v = config.vocabSize
-        lowPrecisionScratchCapacity = max(t * max(3 * h, i), m * max(v, h), self.batchSize * h)
+        let b = self.batchSize, s = self.seqLength, heads = config.numAttentionHeads
+        let h = config.hiddenSize, i = config.intermediateSize, m = self.maxMaskedTokens, v = config.vocabSize
 
         var plan = ArenaPlan()
+        guard let t = MemoryBudget.product(b, s) else {
+            throw MemoryBudgetError.overflow("the activations for a batch of \(b) × \(s) tokens", hint: Self.sizeHint)
+        }
         struct LayerPlan {
             var qkv = 0, p = 0, c = 0, aSum = 0, aMean = 0, aRstd = 0, aOut = 0
             var inter = 0, act = 0, oSum = 0, oMean = 0, oRstd = 0, out = 0
         }
-        let embSum = plan.reserve(t * h), embMean = plan.reserve(t), embRstd = plan.reserve(t)
-        let embOut = plan.reserve(t * h)
+        let embSum = plan.reserve(t, h), embMean = plan.reserve(t), embRstd = plan.reserve(t)
+        let embOut = plan.reserve(t, h)
         var layerPlans: [LayerPlan] = []
         for _ in 0..<config.numHiddenLayers {
             var lp = LayerPlan()
-            lp.qkv = plan.reserve(t * 3 * h)
-            lp.p = plan.reserve(attention); lp.c = plan.reserve(t * h)
-            lp.aSum = plan.reserve(t * h); lp.aMean = plan.reserve(t); lp.aRstd = plan.reserve(t)
-            lp.aOut = plan.reserve(t * h)
-            lp.inter = plan.reserve(t * i); lp.act = plan.reserve(t * i)
-            lp.oSum = plan.reserve(t * h); lp.oMean = plan.reserve(t); lp.oRstd = plan.reserve(t)
-            lp.out = plan.reserve(t * h)
+            lp.qkv = plan.reserve(t, 3, h)
+            lp.p = plan.reserve(b, heads, s, s); lp.c = plan.reserve(t, h)
+            lp.aSum = plan.reserve(t, h); lp.aMean = plan.reserve(t); lp.aRstd = plan.reserve(t)
+            lp.aOut = plan.reserve(t, h)
+            lp.inter = plan.reserve(t, i); lp.act = plan.reserve(t, i)
+            lp.oSum = plan.reserve(t, h); lp.oMean = plan.reserve(t); lp.oRstd = plan.reserve(t)
+            lp.out = plan.reserve(t, h)
             layerPlans.append(lp)
         }
-        let denseOffset = plan.reserve(t * h), droppedOffset = plan.reserve(attention)
-        let gSum = plan.reserve(t * h), gBranch = plan.reserve(t * h), gContext = plan.reserve(t * h)
-        let gQKV = plan.reserve(t * 3 * h)
-        let gInter = plan.reserve(t * i), gProbs = plan.reserve(attention)
-        let gHidden = plan.reserve(t * h)
-        let mHidden = plan.reserve(m * h), tPre = plan.reserve(m * h), tAct = plan.reserve(m * h)
-        let tOut = plan.reserve(m * h), tMean = plan.reserve(m), tRstd = plan.reserve(m)
-        let lse = plan.reserve(m), rLoss = plan.reserve(m), logitsOffset = plan.reserve(m * v)
-        let gMasked = plan.reserve(m * h), gTransform = plan.reserve(m * h)
-        let b = self.batchSize
-        let pIn = plan.reserve(b * h), pOut = plan.reserve(b * h), gPooled = plan.reserve(b * h)
-        let gPoolerIn = plan.reserve(b * h)
+        let denseOffset = plan.reserve(t, h), droppedOffset = plan.reserve(b, heads, s, s)
+        let gSum = plan.reserve(t, h), gBranch = plan.reserve(t, h), gContext = plan.reserve(t, h)
+        let gQKV = plan.reserve(t, 3, h)
+        let gInter = plan.reserve(t, i), gProbs = plan.reserve(b, heads, s, s)
+        let gHidden = plan.reserve(t, h)
+        let mHidden = plan.reserve(m, h), tPre = plan.reserve(m, h), tAct = plan.reserve(m, h)
+        let tOut = plan.reserve(m, h), tMean = plan.reserve(m), tRstd = plan.reserve(m)
+        let lse = plan.reserve(m), rLoss = plan.reserve(m), logitsOffset = plan.reserve(m, v)
+        let gMasked = plan.reserve(m, h), gTransform = plan.reserve(m, h)
+        let pIn = plan.reserve(b, h), pOut = plan.reserve(b, h), gPooled = plan.reserve(b, h)
+        let gPoolerIn = plan.reserve(b, h)
 
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: plan.count * MemoryLayout<Float>.stride, alignment: 64)
-        let base = raw.bindMemory(to: Float.self, capacity: plan.count)
-        base.initialize(repeating: 0, count: plan.count)
-        floats = UnsafeMutableBufferPointer(start: base, count: plan.count)
+        // The bf16 scratch: two bf16 copies of the largest GEMM operand, as many bytes as that many floats.
+        let scratchSizes = [MemoryBudget.product(t, max(3 * h, i)), MemoryBudget.product(m, max(v, h)), MemoryBudget.product(b, h)]
+        let scratchCapacity = scratchSizes.contains(nil) ? nil : scratchSizes.compactMap { $0 }.max()
+        let required = MemoryBudget.sum([
+            plan.count.flatMap { MemoryBudget.product($0, MemoryLayout<Float>.stride) },
+            scratchCapacity.flatMap { MemoryBudget.product($0, MemoryLayout<Float>.stride) },
+            MemoryBudget.sum([MemoryBudget.product(3, t), MemoryBudget.product(2, m)]).flatMap { MemoryBudget.product($0, 4) },
+            MemoryBudget.sum([t, m]),
+        ])
+        try MemoryBudget.check(required, for: "the activations for a batch of \(b) × \(s) tokens", hint: Self.sizeHint)
+        let count = plan.count!
+        lowPrecisionScratchCapacity = scratchCapacity!
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        let base = raw.bindMemory(to: Float.self, capacity: count)
+        base.initialize(repeating: 0, count: count)
+        floats = UnsafeMutableBufferPointer(start: base, count: count)
         integers = UnsafeMutableBufferPointer.allocate(capacity: 3 * t + 2 * m)
         integers.initialize(repeating: 0)
         bytes = UnsafeMutableBufferPointer.allocate(capacity: t + m)
@@ -178,6 +192,8 @@ public final class BertWorkspace {
         poolerInput = base + pIn; pooled = base + pOut; gradientPooled = base + gPooled
         gradientPoolerInput = base + gPoolerIn
     }
+
+    static let sizeHint = "lower --batch-size or --max-seq-length"
 
     deinit {
         floats.baseAddress.map { UnsafeMutableRawPointer($0).deallocate() }

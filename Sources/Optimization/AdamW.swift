@@ -1,4 +1,5 @@
 import Foundation
+import TensorKernels
 import Model
 
 /// Hyperparameters of AdamW other than the learning rate (which the schedule supplies per step).
@@ -26,7 +27,11 @@ public final class AdamW {
     public let secondMoments: UnsafeMutableBufferPointer<Float>
     public var threads: Int
 
-    public init(spans: TrainableSpans, settings: AdamWSettings = AdamWSettings(), threads: Int = 2) {
+    /// Throws `MemoryBudgetError` when the two moments of `spans` would not fit in memory.
+    public init(spans: TrainableSpans, settings: AdamWSettings = AdamWSettings(), threads: Int = 2) throws {
+        try MemoryBudget.check(
+            MemoryBudget.product(2, spans.elementCount, MemoryLayout<Float>.stride),
+            for: "the AdamW moments of \(spans.elementCount) trainable parameters", hint: "train a smaller model")
         self.spans = spans
         self.settings = settings
         self.threads = max(1, threads)

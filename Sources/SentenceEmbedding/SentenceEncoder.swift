@@ -62,7 +62,7 @@ public final class SentenceEncoder {
         self.pooling = pooling
         self.maxRows = maxRows
         self.maxSeqLength = min(maxSeqLength, model.config.maxPositionEmbeddings)
-        workspace = BertWorkspace(layout: model.layout, batchSize: maxRows, seqLength: self.maxSeqLength, maxMaskedTokens: 0)
+        workspace = try BertWorkspace(layout: model.layout, batchSize: maxRows, seqLength: self.maxSeqLength, maxMaskedTokens: 0)
         let tokens = maxRows * self.maxSeqLength
         inputIds = [Int32](repeating: 0, count: tokens)
         typeIds = [Int32](repeating: 0, count: tokens)

@@ -274,7 +274,7 @@ public final class Adaptation {
         let (spans, frozen) = phase.trainables(settings, layout: model.layout)
         try model.setFrozenBottom(frozen)
         let expectedMasked = Int((settings.mlmProbability * Double(settings.maxSeqLength)).rounded(.up)) + 8
-        return MaskedLMOptimizer(
+        return try MaskedLMOptimizer(
             model: model, spans: spans, settings: AdamWSettings(weightDecay: settings.weightDecay),
             schedule: phase.schedule(settings, totalSteps: totalSteps, headWarmupSteps: settings.headWarmupSteps ?? 0),
             maxGradNorm: settings.maxGradNorm > 0 ? settings.maxGradNorm : nil, batchSize: settings.batchSize,

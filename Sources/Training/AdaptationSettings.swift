@@ -147,6 +147,13 @@ public struct AdaptationSettings: Codable, Equatable, Sendable {
         }
         if batchSize < 1 { try fail("--batch-size \(batchSize) must be at least 1") }
         if gradAccum < 1 { try fail("--grad-accum \(gradAccum) must be at least 1") }
+        // A step's micro-batches are allocated up front, masked ahead of the model: they must fit.
+        do {
+            try MemoryBudget.check(
+                MemoryBudget.product(gradAccum, batchSize, maxSeqLength, TokenBatch.bytesPerToken + MaskedBatch.bytesPerToken),
+                for: "the token buffers of --grad-accum \(gradAccum) × --batch-size \(batchSize) × --max-seq-length \(maxSeqLength)",
+                hint: "lower --grad-accum or --batch-size")
+        } catch { try fail("\(error)") }
         if !(learningRate > 0 && learningRate < 1) { try fail("--lr \(learningRate) must be in (0, 1), e.g. 5e-5") }
         if !(weightDecay >= 0 && weightDecay < 1) { try fail("--weight-decay \(weightDecay) must be in [0, 1)") }
         if !(maxGradNorm >= 0 && maxGradNorm.isFinite) {

@@ -45,7 +45,7 @@ public struct MaskPredictor {
         let labels = [Int32](repeating: -100, count: positions.count)
         let types = [Int32](repeating: 0, count: ids.count)
         let attention = [UInt8](repeating: 1, count: ids.count)
-        let workspace = BertWorkspace(layout: model.layout, batchSize: 1, seqLength: ids.count,
+        let workspace = try BertWorkspace(layout: model.layout, batchSize: 1, seqLength: ids.count,
                                       maxMaskedTokens: positions.count)
         _ = try ids.withUnsafeMutableBufferPointer { idBuffer in
             try types.withUnsafeBufferPointer { typeBuffer in

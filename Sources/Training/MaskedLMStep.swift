@@ -106,7 +106,10 @@ public final class MaskedLMOptimizer {
 
     public init(model: BertModel, spans: TrainableSpans, settings: AdamWSettings, schedule: LearningRateSchedule,
                 maxGradNorm: Double?, batchSize: Int, seqLength: Int, maxMaskedTokens: Int, threads: Int,
-                group: ProcessGroup = .single) {
+                group: ProcessGroup = .single) throws {
+        // The workspace first: it checks that the batch shape fits in memory before anything else is allocated.
+        workspace = try BertWorkspace(layout: model.layout, batchSize: batchSize, seqLength: seqLength,
+                                      maxMaskedTokens: maxMaskedTokens)
         self.model = model
         self.group = group
         let lower = spans.tensors.map(\.offset).min() ?? 0
@@ -114,12 +117,10 @@ public final class MaskedLMOptimizer {
         shards = group.isDistributed ? OptimizerShards(spans: spans, arena: trainable, rank: group.rank, ranks: group.size) : nil
         gradientBlock = .allocate(capacity: max(1, shards.map { Int($0.counts.max() ?? 0) } ?? 0))
         partialSums = [Double](repeating: 0, count: group.isDistributed ? spans.chunkCount + 3 : 0)
-        self.optimizer = AdamW(spans: spans, settings: settings, threads: threads)
+        self.optimizer = try AdamW(spans: spans, settings: settings, threads: threads)
         self.schedule = schedule
         self.maxGradNorm = maxGradNorm
         self.threads = threads
-        workspace = BertWorkspace(layout: model.layout, batchSize: batchSize, seqLength: seqLength,
-                                  maxMaskedTokens: maxMaskedTokens)
     }
 
     deinit {
@@ -128,11 +129,11 @@ public final class MaskedLMOptimizer {
 
     /// Grows the workspace when a batch masks more tokens than it holds (rare: it is sized
     /// for the expected budget, not the worst case).
-    func ensureCapacity(for batch: MicroBatch) {
+    func ensureCapacity(for batch: MicroBatch) throws {
         let needed = batch.masked.maskedPositions.count
         let shape = (batch.tokens.batchSize, batch.tokens.seqLength)
         if needed > workspace.maxMaskedTokens || shape.0 > workspace.batchSize || shape.1 > workspace.seqLength {
-            workspace = BertWorkspace(
+            workspace = try BertWorkspace(
                 layout: model.layout, batchSize: max(shape.0, workspace.batchSize),
                 seqLength: max(shape.1, workspace.seqLength),
                 maxMaskedTokens: max(workspace.maxMaskedTokens, needed + needed / 4))
@@ -143,7 +144,7 @@ public final class MaskedLMOptimizer {
     func forward(_ batch: MicroBatch, training: Bool, dropoutSeed: UInt64, dropoutFirstRow: Int = 0) throws
         -> MaskedLMResult
     {
-        ensureCapacity(for: batch)
+        try ensureCapacity(for: batch)
         let rows = batch.tokens.rowCount
         let n = rows * batch.tokens.seqLength
         return try batch.masked.inputIds.withUnsafeBufferPointer { ids in

@@ -78,7 +78,7 @@ public enum ModelEvaluation {
         // Nothing is trained: the optimizer only supplies the forward pass and its workspace.
         let model = prepared.model
         let expectedMasked = Int((settings.mlmProbability * Double(settings.maxSeqLength)).rounded(.up)) + 8
-        let scorer = MaskedLMOptimizer(
+        let scorer = try MaskedLMOptimizer(
             model: model, spans: TrainableSpans(layout: model.layout) { _ in false }, settings: AdamWSettings(),
             schedule: LearningRateSchedule(kind: .constant, peakRate: 0, warmupSteps: 0, totalSteps: 1),
             maxGradNorm: nil, batchSize: settings.batchSize, seqLength: settings.maxSeqLength,

@@ -60,7 +60,7 @@ struct ExportCommand: ParsableCommand {
         for position in positions { ids[Int(position)] = mask }
         let labels = [Int32](repeating: -100, count: positions.count)
         let types = [Int32](repeating: 0, count: ids.count)
-        let workspace = BertWorkspace(layout: model.layout, batchSize: batch, seqLength: length, maxMaskedTokens: positions.count)
+        let workspace = try BertWorkspace(layout: model.layout, batchSize: batch, seqLength: length, maxMaskedTokens: positions.count)
         try ids.withUnsafeBufferPointer { idBuffer in
             try types.withUnsafeBufferPointer { typeBuffer in
                 try attention.withUnsafeBufferPointer { maskBuffer in

@@ -16,7 +16,7 @@ import Tokenizer
         let positions = try integers(golden, "masked_positions")
         let expected = try golden.floats("masked_logits")
         let shape = try #require(golden.entry("input_ids")?.shape)
-        let workspace = BertWorkspace(layout: model.layout, batchSize: shape[0], seqLength: shape[1], maxMaskedTokens: positions.count)
+        let workspace = try BertWorkspace(layout: model.layout, batchSize: shape[0], seqLength: shape[1], maxMaskedTokens: positions.count)
         let inputIds = ids.map(Int32.init), typeIds = [Int32](repeating: 0, count: ids.count), attention = mask.map(UInt8.init)
         let maskedPositions = positions.map(Int32.init), labels = [Int32](repeating: -100, count: positions.count)
         try inputIds.withUnsafeBufferPointer { idsBuffer in

@@ -8,9 +8,9 @@ import Testing
 @Suite struct PairGenerationTests {
     @Test(arguments: [(labels: [0, 0, 1, 1, 2, 2], iterations: 20), (labels: [0, 1, 0, 1, 1, 0, 0, 1], iterations: 3),
                       (labels: [0, 0, 0, 1, 1], iterations: 1)])
-    func countsKindsAndBalance(labels raw: [Int], iterations: Int) {
+    func countsKindsAndBalance(labels raw: [Int], iterations: Int) throws {
         let labels = raw.map(Int32.init)
-        let pairs = ContrastivePairs.generate(labels: labels, iterations: iterations, seed: 9)
+        let pairs = try ContrastivePairs.generate(labels: labels, iterations: iterations, seed: 9)
         let n = labels.count
         #expect(pairs.count == 2 * iterations * n)
         // Interleaved positive, negative, …; each target matches the classes.
@@ -33,17 +33,26 @@ import Testing
         }
     }
 
-    @Test func seededAndDifferentAcrossSeeds() {
+    @Test func seededAndDifferentAcrossSeeds() throws {
         let labels: [Int32] = [0, 0, 1, 1, 2, 2, 0, 1]
-        let a = ContrastivePairs.generate(labels: labels, iterations: 2, seed: 1)
-        #expect(a == ContrastivePairs.generate(labels: labels, iterations: 2, seed: 1))
-        #expect(a != ContrastivePairs.generate(labels: labels, iterations: 2, seed: 2))
+        let a = try ContrastivePairs.generate(labels: labels, iterations: 2, seed: 1)
+        #expect(try a == ContrastivePairs.generate(labels: labels, iterations: 2, seed: 1))
+        #expect(try a != ContrastivePairs.generate(labels: labels, iterations: 2, seed: 2))
     }
 
-    @Test func largeSetsDrawOnlyWhatTheQuotaNeeds() {
+    /// `--num-iterations` sizes the pair list: one no memory holds is refused by name, before any pair is made.
+    @Test(arguments: [1_000_000_000_000, Int.max]) func iterationsNoMemoryHoldsAreRefused(iterations: Int) {
+        #expect {
+            _ = try ContrastivePairs.generate(labels: [0, 1, 0, 1], iterations: iterations, seed: 1)
+        } throws: { error in
+            "\(error)".contains("--num-iterations \(iterations) × 4 train examples") && "\(error)".contains("lower --num-iterations")
+        }
+    }
+
+    @Test func largeSetsDrawOnlyWhatTheQuotaNeeds() throws {
         // 3,000 examples: 4.5 million combinations, of which only 2 · 3,000 are drawn.
         let labels = (0..<3000).map { Int32($0 % 3) }
-        let pairs = ContrastivePairs.generate(labels: labels, iterations: 1, seed: 5)
+        let pairs = try ContrastivePairs.generate(labels: labels, iterations: 1, seed: 5)
         #expect(pairs.count == 6000)
         #expect(Set(pairs.map { [$0.first, $0.second] }).count == 6000)
     }

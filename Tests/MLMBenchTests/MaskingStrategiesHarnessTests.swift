@@ -64,7 +64,7 @@ import Testing
                 evalBatches: 1, classifyTask: root.appendingPathComponent("task").path, classifyEpochs: 1,
                 classifyLearningRate: 1e-4, classifyTrainExamples: 8, classifyDevExamples: 8, classifyTestExamples: nil,
                 nerTask: root.appendingPathComponent("ner").path, nerEpochs: 1, nerLearningRate: 2e-4, nerTrainExamples: 5,
-                threads: 1, quick: true)
+                threads: 1, adaptExtra: ["--lr", "1e-4"], quick: true)
         }
     }
 
@@ -80,6 +80,7 @@ import Testing
         let adaptCalls = fixture.calls.filter { $0.hasPrefix("--corpus") }
         #expect(adaptCalls.count == 6)
         #expect(adaptCalls.allSatisfy { $0.contains("--max-steps 4 --batch-size 2 --max-seq-length 16") })
+        #expect(adaptCalls.allSatisfy { $0.hasSuffix("--threads 1 --lr 1e-4") })
         let tokenSeed2 = plan.adaptFolder(work, 2, "token")
         #expect(fixture.calls.contains { $0.hasPrefix("classify --init \(tokenSeed2.path)/step-4.safetensors.gz") })
         #expect(!FileManager.default.fileExists(atPath: tokenSeed2.appendingPathComponent("step-4.optimizer.safetensors.gz").path))

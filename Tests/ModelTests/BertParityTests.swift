@@ -33,12 +33,12 @@ struct TinyCase {
         seqLength = shape[1]
     }
 
-    /// A model of `heads` with every tensor the weights file has copied in.
     /// A workspace sized for this case's batch and masked positions.
-    func workspace(for model: BertModel) -> BertWorkspace {
-        BertWorkspace(layout: model.layout, batchSize: batchSize, seqLength: seqLength, maxMaskedTokens: maskedPositions.count)
+    func workspace(for model: BertModel) throws -> BertWorkspace {
+        try BertWorkspace(layout: model.layout, batchSize: batchSize, seqLength: seqLength, maxMaskedTokens: maskedPositions.count)
     }
 
+    /// A model of `heads` with every tensor the weights file has copied in.
     func model(heads: ModelHeads) throws -> BertModel {
         let model = BertModel(layout: ParameterLayout(config: config, heads: heads))
         for tensor in model.layout.tensors where weights.entries[tensor.name] != nil {
@@ -84,7 +84,7 @@ struct TinyCase {
         for tensor in model.layout.tensors {
             #expect(tiny.weights.entries[tensor.name] != nil, "fixture lacks \(tensor.name)")
         }
-        let workspace = tiny.workspace(for: model)
+        let workspace = try tiny.workspace(for: model)
         let result = try tiny.maskedLMForward(model, workspace)
 
         let hidden = Array(workspace.lastHiddenState)
@@ -123,7 +123,7 @@ struct TinyCase {
         let model = try tiny.model(heads: ModelHeads(maskedLM: false, pooler: true))
         _ = model.tensor("bert.pooler.dense.weight")!.update(from: try tiny.reference.floats("pooler.weight"))
         _ = model.tensor("bert.pooler.dense.bias")!.update(from: try tiny.reference.floats("pooler.bias"))
-        let workspace = BertWorkspace(
+        let workspace = try BertWorkspace(
             layout: model.layout, batchSize: tiny.batchSize, seqLength: tiny.seqLength, maxMaskedTokens: 1)
         try tiny.withInputs { inputs in
             _ = try model.encoderForward(inputs, workspace: workspace, training: false, dropoutSeed: 0)
@@ -150,7 +150,7 @@ struct TinyCase {
     @Test func evaluationWithDropoutConfiguredIgnoresSeedAndTrainingIsReproducible() throws {
         let tiny = try TinyCase()
         let model = try tiny.model(heads: .maskedLM)
-        let workspace = tiny.workspace(for: model)
+        let workspace = try tiny.workspace(for: model)
         let evaluation1 = try tiny.maskedLMForward(model, workspace, training: false, seed: 1)
         let evaluation2 = try tiny.maskedLMForward(model, workspace, training: false, seed: 2)
         #expect(evaluation1 == evaluation2)
@@ -167,7 +167,7 @@ struct TinyCase {
     @Test func trainingGradientsMatchFiniteDifferences() throws {
         let tiny = try TinyCase()
         let model = try tiny.model(heads: .maskedLM)
-        let workspace = tiny.workspace(for: model)
+        let workspace = try tiny.workspace(for: model)
         let seed: UInt64 = 99
         _ = try tiny.maskedLMForward(model, workspace, training: true, seed: seed)
         model.zeroGradients()
@@ -203,7 +203,7 @@ struct TinyCase {
     @Test func badInputsThrowNamedErrors() throws {
         let tiny = try TinyCase()
         let model = try tiny.model(heads: .maskedLM)
-        let workspace = BertWorkspace(layout: model.layout, batchSize: 3, seqLength: 16, maxMaskedTokens: 9)
+        let workspace = try BertWorkspace(layout: model.layout, batchSize: 3, seqLength: 16, maxMaskedTokens: 9)
         var ids = tiny.inputIds
         ids[5] = Int32(tiny.config.vocabSize)
         let types = tiny.tokenTypeIds, mask = tiny.attentionMask
@@ -218,7 +218,7 @@ struct TinyCase {
                 }
             }
         }
-        let small = BertWorkspace(layout: model.layout, batchSize: 2, seqLength: 16, maxMaskedTokens: 9)
+        let small = try BertWorkspace(layout: model.layout, batchSize: 2, seqLength: 16, maxMaskedTokens: 9)
         #expect(throws: ModelError.self) { try tiny.maskedLMForward(model, small) }
         let noPooler = { try model.poolerForward(workspace: workspace) }
         #expect(throws: ModelError.self) { _ = try noPooler() }

@@ -11,7 +11,7 @@ import Testing
     @Test(arguments: cases) func maskedLMTrainableGradientsEqualTheFullBackward(frozen: FrozenBottom) throws {
         let tiny = try TinyCase()
         let model = try tiny.model(heads: .maskedLM)
-        let workspace = tiny.workspace(for: model)
+        let workspace = try tiny.workspace(for: model)
         _ = try tiny.maskedLMForward(model, workspace, training: true, seed: 5)
         model.zeroGradients()
         try model.maskedLMBackward(workspace: workspace)
@@ -29,7 +29,7 @@ import Testing
         let tiny = try TinyCase()
         let model = try tiny.model(heads: ModelHeads(maskedLM: false, pooler: true))
         _ = model.tensor("bert.pooler.dense.weight")!.update(from: try tiny.reference.floats("pooler.weight"))
-        let workspace = tiny.workspace(for: model)
+        let workspace = try tiny.workspace(for: model)
         let probe = try tiny.reference.floats("pooler.probe")
         func backward() throws {
             try tiny.withInputs { inputs in

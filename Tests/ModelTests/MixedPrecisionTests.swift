@@ -46,7 +46,7 @@ func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
     func tinyModelMatchesFloat32AndTorchAutocast(backend: String) throws {
         let tiny = try TinyCase()
         let model = try tiny.model(heads: .maskedLM)
-        let workspace = tiny.workspace(for: model)
+        let workspace = try tiny.workspace(for: model)
         let fp32Loss = try tiny.maskedLMForward(model, workspace).loss
         let fp32Hidden = Array(workspace.lastHiddenState)
         _ = try tiny.maskedLMForward(model, workspace, training: true, seed: 3)
@@ -84,7 +84,7 @@ func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
     @Test func weightCopiesRefreshAfterParametersDidChange() throws {
         let tiny = try TinyCase()
         let model = try tiny.model(heads: .maskedLM)
-        let workspace = tiny.workspace(for: model)
+        let workspace = try tiny.workspace(for: model)
         model.setPrecision(try MixedPrecisionBackends.resolved("emulated"))
         let before = try tiny.maskedLMForward(model, workspace).loss
         let weight = model.tensor("bert.encoder.layer.1.output.dense.weight")!
@@ -96,7 +96,7 @@ func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
         let freshWeight = fresh.tensor("bert.encoder.layer.1.output.dense.weight")!
         for i in freshWeight.indices { freshWeight[i] *= 1.5 }
         fresh.setPrecision(try MixedPrecisionBackends.resolved("emulated"))
-        #expect(after == (try tiny.maskedLMForward(fresh, tiny.workspace(for: fresh)).loss))
+        #expect(after == (try tiny.maskedLMForward(fresh, try tiny.workspace(for: fresh)).loss))
         #expect(after != before)
         model.setPrecision(.fp32)
         #expect(try tiny.maskedLMForward(model, workspace).loss != after, "back to fp32")
@@ -123,7 +123,7 @@ func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
         let ids = try reference.ints("input_ids")
         let mask = try reference.ints("attention_mask").map { UInt8($0) }
         let types = [Int32](repeating: 0, count: ids.count)
-        let workspace = BertWorkspace(layout: layout, batchSize: shape[0], seqLength: shape[1], maxMaskedTokens: 1)
+        let workspace = try BertWorkspace(layout: layout, batchSize: shape[0], seqLength: shape[1], maxMaskedTokens: 1)
         func hidden() throws -> [Float] {
             try ids.withUnsafeBufferPointer { i in
                 try types.withUnsafeBufferPointer { t in

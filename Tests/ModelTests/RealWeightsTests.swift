@@ -45,7 +45,7 @@ enum MiniLM {
         let ids = try reference.ints("input_ids")
         let mask = try reference.ints("attention_mask").map { UInt8($0) }
         let types = [Int32](repeating: 0, count: ids.count)
-        let workspace = BertWorkspace(layout: layout, batchSize: shape[0], seqLength: shape[1], maxMaskedTokens: 1)
+        let workspace = try BertWorkspace(layout: layout, batchSize: shape[0], seqLength: shape[1], maxMaskedTokens: 1)
         let hidden = try ids.withUnsafeBufferPointer { i in
             try types.withUnsafeBufferPointer { t in
                 try mask.withUnsafeBufferPointer { m in

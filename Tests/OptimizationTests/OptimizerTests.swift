@@ -14,7 +14,7 @@ import Testing
     func matchesTorchAdamW(threads: Int) throws {
         let arena = makeArena()
         let spans = TrainableSpans(tensors: arena.tensors.filter { !golden.frozen.contains($0.name) }, chunkSize: 4)
-        let optimizer = AdamW(spans: spans, settings: AdamWSettings(weightDecay: golden.weight_decay), threads: threads)
+        let optimizer = try AdamW(spans: spans, settings: AdamWSettings(weightDecay: golden.weight_decay), threads: threads)
         let params = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
         let grads = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
         defer { params.deallocate(); grads.deallocate() }
@@ -45,10 +45,10 @@ import Testing
         #expect(spans.elementCount == arena.tensors.filter { !golden.frozen.contains($0.name) }.map(\.count).reduce(0, +))
     }
 
-    @Test func noDecayOnBiasAndLayerNorm() {
+    @Test func noDecayOnBiasAndLayerNorm() throws {
         let arena = TestArena(shapes: [("a.weight", [4]), ("a.bias", [4]), ("a.LayerNorm.weight", [4])])
         let spans = TrainableSpans(tensors: arena.tensors)
-        let optimizer = AdamW(spans: spans, settings: AdamWSettings(weightDecay: 0.5))
+        let optimizer = try AdamW(spans: spans, settings: AdamWSettings(weightDecay: 0.5))
         let params = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
         let grads = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
         defer { params.deallocate(); grads.deallocate() }

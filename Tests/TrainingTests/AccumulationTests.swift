@@ -47,8 +47,8 @@ import Optimization
         return MicroBatch(tokens: tokens, masked: masked)
     }
 
-    func optimizer(_ prepared: PreparedModel, maxGradNorm: Double?) -> MaskedLMOptimizer {
-        MaskedLMOptimizer(
+    func optimizer(_ prepared: PreparedModel, maxGradNorm: Double?) throws -> MaskedLMOptimizer {
+        try MaskedLMOptimizer(
             model: prepared.model, spans: TrainableSpans(layout: prepared.model.layout) { _ in true },
             settings: AdamWSettings(), schedule: LearningRateSchedule(kind: .constant, peakRate: 1e-3, warmupSteps: 0, totalSteps: 10),
             maxGradNorm: maxGradNorm, batchSize: 4, seqLength: 32, maxMaskedTokens: 128, threads: 2)

@@ -122,7 +122,7 @@ import Testing
         defer { parameters.deallocate(); gradients.deallocate() }
         parameters.initialize(repeating: 0)
         gradients.initialize(repeating: 0.25)
-        let optimizer = AdamW(spans: spans, settings: AdamWSettings(epsilon: 1e-12, weightDecay: 0), threads: 2)
+        let optimizer = try AdamW(spans: spans, settings: AdamWSettings(epsilon: 1e-12, weightDecay: 0), threads: 2)
         for k in factors.indices {
             optimizer.update(parameters: parameters, gradients: UnsafeBufferPointer(gradients),
                              learningRate: schedule.rate(atStep: k))

@@ -11,8 +11,8 @@ import Tokenizer
 /// The held-out loss per word: the masked tokens' summed cross-entropy over the words with a masked token.
 @Suite(.serialized) struct PerWordLossTests {
     /// A forward-only scorer for `batchSize` rows of `seqLength` tokens, as `ModelEvaluation` builds one.
-    static func scorer(_ prepared: PreparedModel, batchSize: Int, seqLength: Int) -> MaskedLMOptimizer {
-        MaskedLMOptimizer(
+    static func scorer(_ prepared: PreparedModel, batchSize: Int, seqLength: Int) throws -> MaskedLMOptimizer {
+        try MaskedLMOptimizer(
             model: prepared.model, spans: TrainableSpans(layout: prepared.model.layout) { _ in false }, settings: AdamWSettings(),
             schedule: LearningRateSchedule(kind: .constant, peakRate: 0, warmupSteps: 0, totalSteps: 1),
             maxGradNorm: nil, batchSize: batchSize, seqLength: seqLength, maxMaskedTokens: batchSize * seqLength, threads: 1)
@@ -52,7 +52,7 @@ import Tokenizer
         let ids = [v.clsId, try piece("the"), try piece("l"), try piece("##i"), try piece("##c"), v.sepId]
         let words: [Int32] = [-1, 0, 1, 1, 1, -1]
         let columns = [1, 2, 3, 4]
-        let scorer = Self.scorer(prepared, batchSize: 1, seqLength: 8)
+        let scorer = try Self.scorer(prepared, batchSize: 1, seqLength: 8)
         let all = Self.row(ids, words: words, masked: columns, maskId: v.maskId, seqLength: 8, padId: v.padId)
         #expect(all.masked.maskedWordCount(wordsOf: all.tokens) == 2)
 
@@ -146,7 +146,7 @@ import Tokenizer
             }
             #expect(batches.reduce(0) { $0 + $1.masked.maskedWordCount(wordsOf: $1.tokens) } == expected)
         }
-        let results = try evaluation.evaluate(Self.scorer(prepared, batchSize: settings.batchSize, seqLength: settings.maxSeqLength))
+        let results = try evaluation.evaluate(try Self.scorer(prepared, batchSize: settings.batchSize, seqLength: settings.maxSeqLength))
         let wholeWord = try #require(results.first { $0.scheme == .wholeWord }?.metrics)
         #expect(wholeWord.maskedWords < wholeWord.maskedTokens)
         #expect(wholeWord.lossPerWord > wholeWord.loss)

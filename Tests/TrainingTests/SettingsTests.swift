@@ -26,6 +26,10 @@ import TensorKernels
         ("--mlm-probability", { @Sendable (s: inout AdaptationSettings) in s.mlmProbability = 0 }),
         ("--batch-size", { @Sendable (s: inout AdaptationSettings) in s.batchSize = 0 }),
         ("--grad-accum", { @Sendable (s: inout AdaptationSettings) in s.gradAccum = 0 }),
+        // Sizes no memory holds: refused before anything is allocated, not an allocation abort.
+        ("--grad-accum 1000000000000 × --batch-size 16", { @Sendable (s: inout AdaptationSettings) in s.gradAccum = 1_000_000_000_000 }),
+        ("--batch-size 9223372036854775807 × --max-seq-length 128 need more than 9.2 EB",
+         { @Sendable (s: inout AdaptationSettings) in s.batchSize = .max }),
         ("--lr", { @Sendable (s: inout AdaptationSettings) in s.learningRate = -1 }),
         ("--weight-decay", { @Sendable (s: inout AdaptationSettings) in s.weightDecay = 2 }),
         ("--max-grad-norm", { @Sendable (s: inout AdaptationSettings) in s.maxGradNorm = .nan }),

@@ -47,6 +47,8 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
     @Option(help: "NER peak learning rate (smaller rates leave short runs predicting only O).") var nerLr = 2e-4
     @Option(help: "NER train sentences (default: all; --quick: 1200).") var nerTrainExamples: Int?
     @Option(help: "Worker threads for mlm-adapt (default: its own).") var threads: Int?
+    @Option(parsing: .unconditional, help: "More mlm-adapt options for the adaptation runs, space-separated, e.g. \"--lr 1e-4\".")
+    var adaptExtra = ""
     @Option(help: "Folder for the results.") var out = "Benchmarks/results"
     @Option(help: "Base name of the result files.") var name = "masking-strategies"
     @Option(help: "Folder for the runs (default: <out>/tmp/<name>[-quick]).") var workDir: String?
@@ -81,7 +83,8 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
             classifyDevExamples: classifyDevExamples ?? (quick ? 200 : nil),
             classifyTestExamples: classifyTestExamples ?? (quick ? 300 : nil),
             nerTask: skipNer || (quick && !includeNer) ? nil : nerTask, nerEpochs: nerEpochs ?? (quick ? 4 : 3),
-            nerLearningRate: nerLr, nerTrainExamples: nerTrainExamples ?? (quick ? 1200 : nil), threads: threads, quick: quick)
+            nerLearningRate: nerLr, nerTrainExamples: nerTrainExamples ?? (quick ? 1200 : nil), threads: threads,
+            adaptExtra: adaptExtra.split(whereSeparator: \.isWhitespace).map(String.init), quick: quick)
     }
 
     func run() throws {

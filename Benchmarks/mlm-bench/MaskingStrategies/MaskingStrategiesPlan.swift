@@ -24,6 +24,8 @@ struct MaskingStrategiesPlan: Sendable {
     var nerLearningRate: Double
     var nerTrainExamples: Int?
     var threads: Int?
+    /// More `mlm-adapt` options for every adaptation run, e.g. a learning rate.
+    var adaptExtra: [String]
     var quick: Bool
 
     /// The variant label of the un-adapted model.

@@ -80,14 +80,15 @@ extension MaskingStrategiesResults {
         lines.append("- Base model `\(p.initModel)`, corpus `\(p.corpus)`; strategies \(p.strategies.joined(separator: ", ")); "
             + "seeds \(p.seeds.map(String.init).joined(separator: ", ")).")
         lines.append("- Adaptation: \(p.steps) steps × \(p.batchSize) sequences × \(p.maxSeqLength) tokens = "
-            + "\(formatNumber(Double(p.tokensPerRun), digits: 0)) tokens per run, the trainer's default optimiser settings. "
+            + "\(formatNumber(Double(p.tokensPerRun), digits: 0)) tokens per run, "
+            + (p.adaptExtra.isEmpty ? "the trainer's default optimiser settings. " : "the trainer's defaults and `\(p.adaptExtra.joined(separator: " "))`. ")
             + "One seed fixes the data order, the new MLM-head weights and dropout, so the strategies of a seed start from "
             + "the same weights and see the same batches; only the masks differ.")
         lines.append("- Held-out MLM: \(p.evalBatches) batches of the trainer's held-out split, masked once with token masking and "
             + "once with whole-word masking (15%) under a fixed seed, so every run is scored on the same masks; "
             + "evaluated every \(p.evalEvery) steps. The table shows the last evaluation. "
-            + "The base row is the evaluation at step 0 (all-MiniLM-L6-v2 ships without an MLM head: its transform is freshly "
-            + "initialised, so the base MLM loss is high and the first steps mostly fit the head).")
+            + "The base row is the base model's evaluation at step 0 (a base without an MLM head, such as all-MiniLM-L6-v2, "
+            + "starts from a freshly initialised transform, so its loss is high and the first steps mostly fit the head).")
         lines.append("- legal-category: `mlm-adapt classify`, \(p.classifyEpochs) epoch(s) at lr \(p.classifyLearningRate), "
             + (p.classifyTrainExamples.map { "\($0) train" } ?? "all train") + " / "
             + (p.classifyDevExamples.map { "\($0) dev" } ?? "all dev") + " / "

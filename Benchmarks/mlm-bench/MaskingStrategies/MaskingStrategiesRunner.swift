@@ -43,6 +43,7 @@ struct MaskingStrategiesRunner {
             "--output-dir", folder.path,
         ]
         if let threads = plan.threads { arguments += ["--threads", String(threads)] }
+        arguments += plan.adaptExtra
         return try runs.adapt(arguments, steps: plan.steps, folder: folder, label: "seed \(seed) \(strategy) adapt").checkpoint
     }
 
