@@ -1,4 +1,5 @@
 import Foundation
+import TensorKernels
 import Model
 #if canImport(Glibc)
 import Glibc
@@ -56,10 +57,10 @@ public enum CheckpointFile {
     }
 
     private static func checkFitsInMemory(_ size: Int, source: String) throws {
-        let available = ProcessInfo.processInfo.physicalMemory
-        guard UInt64(size) < available else {
-            throw CheckpointError.invalidHeader(
-                file: source, reason: "its header describes \(size) bytes of tensors, more than this machine's \(available) bytes of memory")
+        do {
+            try MemoryBudget.check(size, for: "the \(size) bytes of tensors its header describes", hint: "is the file damaged, or this machine short of memory?")
+        } catch let error as MemoryBudgetError {
+            throw CheckpointError.invalidHeader(file: source, reason: "\(error)")
         }
     }
 }

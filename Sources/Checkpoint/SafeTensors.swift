@@ -1,4 +1,5 @@
 import Foundation
+import TensorKernels
 
 /// Element types of the safetensors format. Only the float types can fill parameters;
 /// the others are recognised so their sizes validate (e.g. the I64 `embeddings.position_ids` buffer).
@@ -91,14 +92,10 @@ public struct SafeTensorsFile: Sendable {
               let end = (offsets[1] as? NSNumber).flatMap({ Int(exactly: $0.doubleValue) }),
               begin >= 0, end >= begin
         else { throw invalid("data_offsets must be two integers [begin, end] with begin <= end") }
-        var elements = 1
-        for dim in shape {
-            let (product, overflow) = elements.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw invalid("shape \(shape) is too large") }
-            elements = product
+        guard let elements = MemoryBudget.product(shape) else { throw invalid("shape \(shape) is too large") }
+        guard let byteCount = MemoryBudget.product(elements, dtype.byteSize) else {
+            throw invalid("shape \(shape) × \(dtype.rawValue) is too large")
         }
-        let (byteCount, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
-        guard !overflow else { throw invalid("shape \(shape) × \(dtype.rawValue) is too large") }
         guard byteCount == end - begin else {
             throw invalid("shape \(shape) × \(dtype.rawValue) needs \(byteCount) bytes but data_offsets span \(end - begin)")
         }

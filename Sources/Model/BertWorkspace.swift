@@ -147,7 +147,7 @@ public final class BertWorkspace {
         let required = MemoryBudget.sum([
             plan.count.flatMap { MemoryBudget.product($0, MemoryLayout<Float>.stride) },
             scratchCapacity.flatMap { MemoryBudget.product($0, MemoryLayout<Float>.stride) },
-            MemoryBudget.sum([MemoryBudget.product(3, t), MemoryBudget.product(2, m)]).flatMap { MemoryBudget.product($0, 4) },
+            MemoryBudget.sum([MemoryBudget.product(3, t), MemoryBudget.product(2, m)]).flatMap { MemoryBudget.product($0, MemoryLayout<Int32>.stride) },
             MemoryBudget.sum([t, m]),
         ])
         try MemoryBudget.check(required, for: "the activations for a batch of \(b) × \(s) tokens", hint: Self.sizeHint)
