@@ -262,6 +262,31 @@ CLONES void mlm_column_sums(const float *m, long rows, long n, float *sums, long
     }
 }
 
+// One AdamW step over n parameters, the operations and their order as torch.optim.AdamW's single-tensor
+// path, each rounded on its own (no FMA contraction): bitwise the scalar reference on every clone.
+CLONES void mlm_adamw_update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, long n,
+                             int decay, float decay_factor, float step_size, float one_minus_beta1, float beta2,
+                             float one_minus_beta2, float bias_sqrt, float eps) {
+#pragma clang fp contract(off)
+    for (long i = 0; i < n; i++) {
+        float param = decay ? p[i] * decay_factor : p[i];
+        float grad = g[i];
+        float mi = m[i] + one_minus_beta1 * (grad - m[i]);
+        float vi = v[i] * beta2 + one_minus_beta2 * (grad * grad);
+        m[i] = mi;
+        v[i] = vi;
+        float denom = __builtin_elementwise_sqrt(vi) / bias_sqrt + eps;  // never sets errno, so it vectorises
+        p[i] = param - step_size * (mi / denom);
+    }
+}
+
+CLONES float mlm_sum_of_squares(const float *x, long n) {
+    REASSOC
+    float sum = 0;
+    for (long i = 0; i < n; i++) sum += x[i] * x[i];
+    return sum;
+}
+
 CLONES void mlm_float_to_bf16(const float *restrict x, uint16_t *restrict y, long n) {
     for (long i = 0; i < n; i++) {
         uint32_t bits;

@@ -94,22 +94,13 @@ private struct AdamWUpdate: SpanChunkBody {
         for piece in pieces {
             // As torch: the scalars are computed in double per parameter group, the tensor arithmetic in float.
             let rate = learningRate * piece.rateScale
-            let decayFactor = Float(1 - rate * weightDecay)
-            let stepSize = Float(rate / bias1)
-            let pp = p + piece.arenaStart, gp = g + piece.arenaStart
-            let mp = m + piece.stateStart, vp = v + piece.stateStart
-            let decay = weightDecay != 0 && piece.decays
-            for i in 0..<piece.count {
-                var param = pp[i]
-                if decay { param *= decayFactor }
-                let grad = gp[i]
-                let mi = mp[i] + oneMinusBeta1 * (grad - mp[i])
-                let vi = vp[i] * beta2 + oneMinusBeta2 * (grad * grad)
-                mp[i] = mi
-                vp[i] = vi
-                let denom = vi.squareRoot() / biasSqrt + eps
-                pp[i] = param - stepSize * (mi / denom)
-            }
+            let step = OptimizerKernels.AdamWStep(
+                decayFactor: weightDecay != 0 && piece.decays ? Float(1 - rate * weightDecay) : nil,
+                stepSize: Float(rate / bias1), oneMinusBeta1: oneMinusBeta1, beta2: beta2, oneMinusBeta2: oneMinusBeta2,
+                biasCorrection2Sqrt: biasSqrt, epsilon: eps)
+            OptimizerKernels.adamWUpdate(
+                parameters: p + piece.arenaStart, gradients: g + piece.arenaStart, firstMoments: m + piece.stateStart,
+                secondMoments: v + piece.stateStart, count: piece.count, step: step)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TensorKernels
 
 /// Global-norm gradient clipping over the trainable tensors, as `torch.nn.utils.clip_grad_norm_`.
 public enum GradientClipping {
@@ -60,10 +61,7 @@ private struct SquaredNorms: SpanChunkBody {
     func run(chunk: Int, pieces: [TrainableSpans.Piece]) {
         var sum: Double = 0
         for piece in pieces {
-            let gp = g + piece.arenaStart
-            var s: Float = 0
-            for i in 0..<piece.count { s += gp[i] * gp[i] }
-            sum += Double(s)
+            sum += Double(OptimizerKernels.sumOfSquares(g + piece.arenaStart, count: piece.count))
         }
         partial[chunk] = sum
     }

@@ -50,6 +50,14 @@ void mlm_layer_norm_parameter_gradients(const float *dy, const float *x, const f
 /// sums[j] += Σ_r m[r·n + j] for columns [j0, j1).
 void mlm_column_sums(const float *m, long rows, long n, float *sums, long j0, long j1);
 
+/// One AdamW step (torch's single-tensor order, no FMA contraction) of n parameters: `decay` multiplies p by
+/// decay_factor first; m, v are the moments; denom = sqrt(v)/bias_sqrt + eps; p -= step_size·m/denom.
+void mlm_adamw_update(float *p, const float *g, float *m, float *v, long n, int decay, float decay_factor,
+                      float step_size, float one_minus_beta1, float beta2, float one_minus_beta2, float bias_sqrt,
+                      float eps);
+/// Σ x[i]² in float, in a fixed (vectorised) order.
+float mlm_sum_of_squares(const float *x, long n);
+
 /// bf16 with round-to-nearest-even (NaN stays NaN) and its exact widening back to float.
 void mlm_float_to_bf16(const float *x, uint16_t *y, long n);
 void mlm_bf16_to_float(const uint16_t *x, float *y, long n);
