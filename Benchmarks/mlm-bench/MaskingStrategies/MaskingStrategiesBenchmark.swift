@@ -20,7 +20,7 @@ struct MaskingStrategiesBenchmark: ParsableCommand {
             """)
 
     @Option(help: "Adaptation corpus.") var corpus = "Corpora/legal.txt"
-    @Option(name: .customLong("init"), help: "Base model (HF folder with vocab.txt).")
+    @Option(name: .customLong("init"), help: "Base model: any starting point mlm-adapt takes (HF folder, run folder, checkpoint).")
     var initFrom = "cache/models/all-MiniLM-L6-v2"
     @Option(help: "Adaptation steps per run (default: 300; --quick: 40).") var steps: Int?
     @Option(help: "Seeds per strategy.") var seeds = 3

@@ -1,3 +1,4 @@
+import Checkpoint
 import Corpus
 import Foundation
 import Masking
@@ -7,13 +8,14 @@ extension MaskingStrategiesBenchmark {
     /// Masks the same tokenized batches of the corpus with every strategy and seed; tokens/s of the
     /// strategies alone (tokenization done before the clock starts), single-threaded as in the trainer.
     func measureMaskingThroughput(_ plan: MaskingStrategiesPlan) throws -> [String: [UInt64: Double]] {
-        let vocabURL = URL(fileURLWithPath: plan.initModel).appendingPathComponent("vocab.txt")
-        guard FileManager.default.fileExists(atPath: vocabURL.path) else {
-            print("note: \(vocabURL.path) not found: masking throughput not measured")
+        // Any starting point (HF folder, run folder, checkpoint file) carries its vocabulary and casing.
+        let checkpoint = try LoadedCheckpoint.open(URL(fileURLWithPath: plan.initModel))
+        guard let vocabularyText = checkpoint.vocabularyText else {
+            print("note: \(plan.initModel) has no vocabulary: masking throughput not measured")
             return [:]
         }
-        let vocabulary = try Vocabulary(contentsOf: vocabURL)
-        let tokenizer = WordPieceTokenizer(vocabulary: vocabulary)
+        let vocabulary = try Vocabulary(tokens: vocabularyTokens(fromText: vocabularyText), file: checkpoint.vocabularySource)
+        let tokenizer = WordPieceTokenizer(vocabulary: vocabulary, lowercase: checkpoint.doLowerCase ?? true)
         let options = CorpusOptions(
             sources: [plan.corpus], mode: .documents, maxSeqLength: plan.maxSeqLength, shuffleBufferSize: 0)
         let streamer = try CorpusStreamer(options: options, tokenizer: tokenizer)
@@ -25,8 +27,7 @@ extension MaskingStrategiesBenchmark {
             batches.append(batch)
         }
         let realTokens = batches.reduce(0) { sum, batch in sum + batch.attentionMask.reduce(0) { $0 + Int($1) } }
-        let maskingVocabulary = try MaskingVocabulary(
-            size: vocabulary.count, maskId: vocabulary.maskId, specialIds: vocabulary.specialIds)
+        let maskingVocabulary = try MaskingVocabulary(vocabulary)
         var results: [String: [UInt64: Double]] = [:]
         for name in plan.strategies {
             guard let kind = MaskingStrategyKind(rawValue: name) else { continue }
