@@ -230,6 +230,33 @@ import Testing
         DropoutMask(probability: 0, seed: 1, stream: 1).apply(&identity, count: 3)
         #expect(identity == [1, 2, 3])
     }
+
+    /// The residual dropout inside LayerNorm draws the scalar definition's factors too, on rows whose width is
+    /// not a multiple of 4 (so most rows start inside a four-index draw), with and without the input bias.
+    @Test(arguments: [37, 40]) func layerNormResidualDropoutUsesTheSameFactors(columns: Int) {
+        let rows = 11
+        var data = TestData(seed: 23)
+        let x = data.normal(rows * columns), residual = data.normal(rows * columns), bias = data.normal(columns)
+        let gamma = [Float](repeating: 1, count: columns), beta = [Float](repeating: 0, count: columns)
+        let dropout = DropoutMask(probability: 0.3, seed: 8, stream: 5, firstIndex: 2 * columns)
+        for withBias in [false, true] {
+            var sum = [Float](repeating: 0, count: rows * columns), y = sum
+            var mean = [Float](repeating: 0, count: rows), rstd = mean
+            LayerNorm.forward(
+                input: x, inputBias: withBias ? bias : nil, residual: residual, dropout: dropout, sum: &sum, gamma: gamma,
+                beta: beta, output: &y, mean: &mean, rstd: &rstd, rows: rows, columns: columns, eps: 1e-12)
+            // A dropped element is the residual exactly; a kept one is residual + scale·x up to C's fused rounding.
+            for i in 0..<x.count {
+                let kept = (withBias ? x[i] + bias[i % columns] : x[i]) * dropout.factor(i)
+                if dropout.factor(i) == 0 {
+                    #expect(sum[i] == residual[i], "element \(i) should be dropped")
+                } else {
+                    #expect(sum[i] != residual[i] && abs(sum[i] - (residual[i] + kept)) <= 1e-6 * max(1, abs(sum[i])),
+                            "element \(i) should be kept")
+                }
+            }
+        }
+    }
 }
 
 /// The fused passes must give exactly what the separate passes give.
