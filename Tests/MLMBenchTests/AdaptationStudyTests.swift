@@ -273,6 +273,21 @@ import Testing
         #expect(markdown.contains("Missing runs (not in the work folder): control mlm general, bbc seed 2 tapt."))
     }
 
+    @Test func theComputeTimeSumsEveryFinishedRunsOwnWallTime() throws {
+        let fixture = try Fixture()
+        let plan = try fixture.plan(["--seeds", "2", "--tasks", "bbc,legal-500"])
+        try AdaptationStudyRunner(plan: plan, work: fixture.work, mlmAdapt: fixture.cli.path, reuse: true).runAll()
+        // Every run took 30 s, as if over several sittings; one bbc fine-tune is then lost.
+        let walls = FileManager.default.enumerator(at: fixture.work, includingPropertiesForKeys: nil)!
+            .compactMap { $0 as? URL }.filter { $0.lastPathComponent == MLMAdaptRuns.wallSecondsFile }
+        #expect(walls.count == 5 + 10 + 2 * 2 * 5)
+        for file in walls { try "30".write(to: file, atomically: true, encoding: .utf8) }
+        try FileManager.default.removeItem(
+            at: plan.fineTuneFolder(fixture.work, .tapt, .bbc, seed: 2).appendingPathComponent("report.json"))
+        let line = try AdaptationStudyResults.load(plan: plan, work: fixture.work).computeTimeLine()
+        #expect(line.hasSuffix("summed over sittings): 17m00s; adaptation 2m30s, held-out MLM 5m00s, bbc 4m30s, legal-500 5m00s"))
+    }
+
     @Test func theCommandWritesTheReportAfterEveryRunAndRebuildsItFromTheWorkFolder() throws {
         let fixture = try Fixture()
         let arguments = fixture.arguments(["--seeds", "1", "--tasks", "legal-500", "--note", "fake CLI"])

@@ -33,6 +33,7 @@ extension AdaptationStudyResults {
         var lines = ["# Adaptation study: general base, DAPT, general-text control, TAPT, DAPT+TAPT" + (p.quick ? " (quick run)" : ""), ""]
         lines += context.markdownHeader
         if let wall = context.wallSeconds { lines.append("- Wall time of the last sitting: \(formatNumber(wall, digits: 0)) s") }
+        lines.append("- " + computeTimeLine())
         let missing = missingRuns()
         lines.append("- Runs finished: \(totalRuns - missing.count) of \(totalRuns)"
             + (missing.isEmpty ? "" : " (partial results: missing cells show –)"))

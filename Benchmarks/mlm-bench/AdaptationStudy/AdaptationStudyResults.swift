@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 
 /// The runs of a study's work folder, read back; missing runs leave gaps.
 struct AdaptationStudyResults {
@@ -187,6 +188,20 @@ struct AdaptationStudyResults {
                     MeanStd(Array((fineTuneSeconds[task.id]?[variant] ?? [:]).values))?.formatted(digits: 0) ?? "–"
                 }
             })
+    }
+
+    /// What the finished runs cost, summed over sittings from each run's own wall time: the study's price
+    /// on this machine, whatever the sittings it was split into.
+    func computeTimeLine() -> String {
+        let adapt = adaptSeconds.values.reduce(0, +)
+        let heldOut = mlmSeconds.values.flatMap(\.values).reduce(0, +)
+        let perTask = plan.tasks.map { task in
+            (task.id.rawValue, (fineTuneSeconds[task.id] ?? [:]).values.flatMap(\.values).reduce(0, +))
+        }
+        let total = adapt + heldOut + perTask.map(\.1).reduce(0, +)
+        return "Compute time of the finished runs (each run's own wall time, summed over sittings): \(formatDuration(total)); "
+            + "adaptation \(formatDuration(adapt)), held-out MLM \(formatDuration(heldOut)), "
+            + perTask.map { "\($0.0) \(formatDuration($0.1))" }.joined(separator: ", ")
     }
 
     /// Runs of the plan not in the work folder, in the order they would run.
