@@ -259,16 +259,20 @@ public enum SafeTensorsWriter {
     /// order, padded with spaces to 8 bytes as the reference writer does) and F32 data.
     public static func serialize(_ tensors: [TensorView], metadata: [String: String]) -> [UInt8] {
         var header = "{"
+        // String.count walks the whole header (the vocab is in the metadata), so the separator is tracked instead.
+        var empty = true
         if !metadata.isEmpty {
             header += "\(jsonString(SafeTensorsFile.metadataKey)):{"
             header += metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
                 .joined(separator: ",")
             header += "}"
+            empty = false
         }
         var offset = 0
         for tensor in tensors {
             let byteCount = tensor.values.count * 4
-            if header.count > 1 { header += "," }
+            if !empty { header += "," }
+            empty = false
             header += "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
             header += "\"data_offsets\":[\(offset),\(offset + byteCount)]}"
             offset += byteCount
