@@ -29,6 +29,7 @@ static struct {
     dnnl_status (*attr_create)(void **);
     dnnl_status (*attr_destroy)(void *);
     dnnl_status (*attr_set_post_ops)(void *, const void *);
+    dnnl_status (*attr_set_output_scales)(void *, int64_t, int, const float *);
     dnnl_status (*post_ops_create)(void **);
     dnnl_status (*post_ops_destroy)(void *);
     dnnl_status (*post_ops_append_sum)(void *, float);
@@ -78,6 +79,7 @@ int mlm_dnnl_load(const char *library, char *error, long error_length) {
     BIND(attr_create, "dnnl_primitive_attr_create");
     BIND(attr_destroy, "dnnl_primitive_attr_destroy");
     BIND(attr_set_post_ops, "dnnl_primitive_attr_set_post_ops");
+    BIND(attr_set_output_scales, "dnnl_primitive_attr_set_output_scales");
     BIND(post_ops_create, "dnnl_post_ops_create");
     BIND(post_ops_destroy, "dnnl_post_ops_destroy");
     BIND(post_ops_append_sum, "dnnl_post_ops_append_sum");
@@ -120,7 +122,8 @@ void mlm_dnnl_set_threads(int threads) {
 }
 
 struct mlm_dnnl_matmul *mlm_dnnl_matmul_create(int bf16_inputs, int transpose_a, int transpose_b, long m, long n,
-                                               long k, long lda, long ldb, long ldc, int accumulate, int *status) {
+                                               long k, long lda, long ldb, long ldc, int accumulate, float alpha,
+                                               const long *batch, int *status) {
     *status = -1;
     if (!dnnl.engine) return NULL;
     memory_desc *descs = aligned_alloc(64, 3 * sizeof(memory_desc));
@@ -128,16 +131,27 @@ struct mlm_dnnl_matmul *mlm_dnnl_matmul_create(int bf16_inputs, int transpose_a,
     struct mlm_dnnl_matmul *result = NULL;
     void *attr = NULL, *post_ops = NULL, *pd = NULL;
     if (!descs || !op) goto done;
-    // Row-major operands, transposes as strides: op(A) is [m, k], op(B) is [k, n], C is [m, n].
-    dnnl_dims a_dims = {m, k}, a_strides = {transpose_a ? 1 : lda, transpose_a ? lda : 1};
-    dnnl_dims b_dims = {k, n}, b_strides = {transpose_b ? 1 : ldb, transpose_b ? ldb : 1};
-    dnnl_dims c_dims = {m, n}, c_strides = {ldc, 1};
+    // Row-major operands, transposes as strides: op(A) is [m, k], op(B) is [k, n], C is [m, n]; a batch adds
+    // two leading dimensions (outer, inner) with each operand's own strides.
+    int batched = batch != NULL, rank = batched ? 4 : 2, o = batched ? 2 : 0;
+    dnnl_dims a_dims = {0}, a_strides = {0}, b_dims = {0}, b_strides = {0}, c_dims = {0}, c_strides = {0};
+    if (batched) {
+        a_dims[0] = b_dims[0] = c_dims[0] = batch[0];
+        a_dims[1] = b_dims[1] = c_dims[1] = batch[1];
+        a_strides[0] = batch[2], a_strides[1] = batch[3];
+        b_strides[0] = batch[4], b_strides[1] = batch[5];
+        c_strides[0] = batch[6], c_strides[1] = batch[7];
+    }
+    a_dims[o] = m, a_dims[o + 1] = k, a_strides[o] = transpose_a ? 1 : lda, a_strides[o + 1] = transpose_a ? lda : 1;
+    b_dims[o] = k, b_dims[o + 1] = n, b_strides[o] = transpose_b ? 1 : ldb, b_strides[o + 1] = transpose_b ? ldb : 1;
+    c_dims[o] = m, c_dims[o + 1] = n, c_strides[o] = ldc, c_strides[o + 1] = 1;
     int input_type = bf16_inputs ? BF16 : F32;
-    if ((*status = dnnl.memory_desc_init_by_strides(&descs[0], 2, a_dims, input_type, a_strides)) != SUCCESS) goto done;
-    if ((*status = dnnl.memory_desc_init_by_strides(&descs[1], 2, b_dims, input_type, b_strides)) != SUCCESS) goto done;
-    if ((*status = dnnl.memory_desc_init_by_strides(&descs[2], 2, c_dims, F32, c_strides)) != SUCCESS) goto done;
+    if ((*status = dnnl.memory_desc_init_by_strides(&descs[0], rank, a_dims, input_type, a_strides)) != SUCCESS) goto done;
+    if ((*status = dnnl.memory_desc_init_by_strides(&descs[1], rank, b_dims, input_type, b_strides)) != SUCCESS) goto done;
+    if ((*status = dnnl.memory_desc_init_by_strides(&descs[2], rank, c_dims, F32, c_strides)) != SUCCESS) goto done;
     if ((*status = dnnl.matmul_desc_init(op, &descs[0], &descs[1], NULL, &descs[2])) != SUCCESS) goto done;
     if ((*status = dnnl.attr_create(&attr)) != SUCCESS) goto done;
+    if (alpha != 1.0f && (*status = dnnl.attr_set_output_scales(attr, 1, 0, &alpha)) != SUCCESS) goto done;
     if (accumulate) {
         if ((*status = dnnl.post_ops_create(&post_ops)) != SUCCESS) goto done;
         if ((*status = dnnl.post_ops_append_sum(post_ops, 1.0f)) != SUCCESS) goto done;

@@ -148,6 +148,14 @@ extension BertModel {
 
     private func attentionBackward(_ l: Int, workspace: BertWorkspace) {
         let a = workspace.layers[l]
+        if let gemm = precision.bf16Gemm {
+            MixedAttention.backward(
+                contextGradient: workspace.gradientContext, qkv: a.qkv, probabilities: a.probabilities,
+                shape: attentionShape(workspace), dropout: attentionDropout(workspace, layer: l),
+                dropped: workspace.droppedProbabilities, probabilityGradient: workspace.gradientProbabilities,
+                qkvGradient: workspace.gradientQKV, scratch: workspace.bf16Scratch(), gemm: gemm)
+            return
+        }
         Attention.backward(
             contextGradient: workspace.gradientContext, query: a.query, key: a.key, value: a.value,
             probabilities: a.probabilities, shape: attentionShape(workspace), dropout: attentionDropout(workspace, layer: l),

@@ -212,6 +212,13 @@ extension BertModel {
 
     private func attentionForward(_ l: Int, workspace: BertWorkspace) {
         let a = workspace.layers[l]
+        if let gemm = precision.bf16Gemm {
+            MixedAttention.forward(
+                qkv: a.qkv, keyMask: workspace.attentionMask, shape: attentionShape(workspace),
+                dropout: attentionDropout(workspace, layer: l), probabilities: a.probabilities,
+                dropped: workspace.droppedProbabilities, context: a.context, scratch: workspace.bf16Scratch(), gemm: gemm)
+            return
+        }
         Attention.forward(
             query: a.query, key: a.key, value: a.value, keyMask: workspace.attentionMask,
             shape: attentionShape(workspace), dropout: attentionDropout(workspace, layer: l),

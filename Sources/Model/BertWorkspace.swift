@@ -87,12 +87,13 @@ public final class BertWorkspace {
 
     /// bf16 copies of one GEMM's activations, made at the first bf16 forward pass (fp32 runs never need them).
     private var lowPrecisionScratch: BF16Scratch?
-    /// The largest activation or output gradient a dense layer reads: `[T, max(3H, I)]`, `[M, V]`, `[B, H]`.
-    private let lowPrecisionScratchCapacity: Int
+    /// The largest activation or output gradient a dense layer reads (`[T, max(3H, I)]`, `[M, V]`, `[B, H]`)
+    /// or mixed attention's probabilities (`[B, heads, S, S]`); and mixed attention's `[T, H]`.
+    private let lowPrecisionScratchCapacity: Int, lowPrecisionContextCapacity: Int
 
     func bf16Scratch() -> BF16Scratch {
         if let scratch = lowPrecisionScratch { return scratch }
-        let scratch = BF16Scratch(capacity: lowPrecisionScratchCapacity)
+        let scratch = BF16Scratch(capacity: lowPrecisionScratchCapacity, thirdCapacity: lowPrecisionContextCapacity)
         lowPrecisionScratch = scratch
         return scratch
     }
@@ -141,18 +142,25 @@ public final class BertWorkspace {
         let pIn = plan.reserve(b, h), pOut = plan.reserve(b, h), gPooled = plan.reserve(b, h)
         let gPoolerIn = plan.reserve(b, h)
 
-        // The bf16 scratch: two bf16 copies of the largest GEMM operand, as many bytes as that many floats.
-        let scratchSizes = [MemoryBudget.product(t, max(3 * h, i)), MemoryBudget.product(m, max(v, h)), MemoryBudget.product(b, h)]
+        // The bf16 scratch: two bf16 copies of the largest GEMM operand, as many bytes as that many floats,
+        // and the attention context gradient's copy, half as many bytes as its floats.
+        let scratchSizes = [
+            MemoryBudget.product(t, max(3 * h, i)), MemoryBudget.product(m, max(v, h)), MemoryBudget.product(b, h),
+            MemoryBudget.product(b, heads, s, s),
+        ]
         let scratchCapacity = scratchSizes.contains(nil) ? nil : scratchSizes.compactMap { $0 }.max()
+        let contextCapacity = MemoryBudget.product(t, h)
         let required = MemoryBudget.sum([
             plan.count.flatMap { MemoryBudget.product($0, MemoryLayout<Float>.stride) },
             scratchCapacity.flatMap { MemoryBudget.product($0, MemoryLayout<Float>.stride) },
+            contextCapacity.flatMap { MemoryBudget.product($0, MemoryLayout<UInt16>.stride) },
             MemoryBudget.sum([MemoryBudget.product(3, t), MemoryBudget.product(2, m)]).flatMap { MemoryBudget.product($0, MemoryLayout<Int32>.stride) },
             MemoryBudget.sum([t, m]),
         ])
         try MemoryBudget.check(required, for: "the activations for a batch of \(b) × \(s) tokens", hint: Self.sizeHint)
         let count = plan.count!
         lowPrecisionScratchCapacity = scratchCapacity!
+        lowPrecisionContextCapacity = contextCapacity!
         let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
         let base = raw.bindMemory(to: Float.self, capacity: count)
         base.initialize(repeating: 0, count: count)
@@ -203,7 +211,7 @@ public final class BertWorkspace {
 
     /// Bytes held by this workspace.
     public var byteCount: Int {
-        floats.count * 4 + integers.count * 4 + bytes.count + (lowPrecisionScratch.map { 2 * $0.capacity * 2 } ?? 0)
+        floats.count * 4 + integers.count * 4 + bytes.count + (lowPrecisionScratch?.byteCount ?? 0)
     }
 
     /// Logits `[maskedCount, vocab]` at the masked positions from the last `maskedLMForward`

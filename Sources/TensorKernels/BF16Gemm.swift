@@ -5,14 +5,46 @@ import Foundation
 import Glibc
 #endif
 
+/// Where the matrices of a batched product lie: `outer × inner` products (e.g. sequences × heads), the
+/// matrix (o, i) of each operand `o·outer + i·inner` elements from its base.
+public struct MatrixBatch: Hashable, Sendable {
+    public struct Strides: Hashable, Sendable {
+        public var outer: Int, inner: Int
+        public init(outer: Int, inner: Int) { self.outer = outer; self.inner = inner }
+        func offset(_ o: Int, _ i: Int) -> Int { o * outer + i * inner }
+    }
+    public var outer: Int, inner: Int
+    public var a: Strides, b: Strides, c: Strides
+    public init(outer: Int, inner: Int, a: Strides, b: Strides, c: Strides) {
+        self.outer = outer; self.inner = inner; self.a = a; self.b = b; self.c = c
+    }
+    public static let single = MatrixBatch(
+        outer: 1, inner: 1, a: .init(outer: 0, inner: 0), b: .init(outer: 0, inner: 0), c: .init(outer: 0, inner: 0))
+    var isSingle: Bool { outer == 1 && inner == 1 }
+}
+
 /// Row-major products of bf16 matrices with float accumulation and float output:
-/// `C[m,n] = op(A) · op(B)`, or `C += …` with `accumulate`. Called from one thread at a time.
+/// `C[m,n] = alpha · op(A) · op(B)`, or `C += …` with `accumulate`, for each matrix of `batch`. Called from
+/// one thread at a time.
 public protocol BF16Gemm: AnyObject, Sendable {
     /// The backend, for logs: e.g. `oneDNN 2.6.3 matmul (brg:avx512_core_bf16)`.
     var name: String { get }
     func multiply(
+        _ batch: MatrixBatch, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int)
+}
+
+extension BF16Gemm {
+    /// One product, `C (+)= op(A) · op(B)`.
+    public func multiply(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<UInt16>, lda: Int,
-        b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int)
+        b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        multiply(
+            .single, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b,
+            ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
+    }
 }
 
 /// Elements of a row-major operand with `rows` rows of `columns` used columns at leading dimension `ld`.
@@ -43,19 +75,25 @@ public final class EmulatedBF16Gemm: BF16Gemm, @unchecked Sendable {
     }
 
     public func multiply(
-        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<UInt16>, lda: Int,
-        b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+        _ batch: MatrixBatch, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
         let aCount = transposeA ? storedCount(rows: k, columns: m, ld: lda) : storedCount(rows: m, columns: k, ld: lda)
         let bCount = transposeB ? storedCount(rows: n, columns: k, ld: ldb) : storedCount(rows: k, columns: n, ld: ldb)
         Self.ensure(&first, aCount)
         Self.ensure(&second, bCount)
-        BFloat16.widen(a, into: first.baseAddress!, count: aCount)
-        BFloat16.widen(b, into: second.baseAddress!, count: bCount)
-        Gemm.multiply(
-            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: first.baseAddress!, lda: lda,
-            b: second.baseAddress!, ldb: ldb, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
+        for o in 0..<batch.outer {
+            for i in 0..<batch.inner {
+                BFloat16.widen(a + batch.a.offset(o, i), into: first.baseAddress!, count: aCount)
+                BFloat16.widen(b + batch.b.offset(o, i), into: second.baseAddress!, count: bCount)
+                Gemm.multiply(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                    a: first.baseAddress!, lda: lda, b: second.baseAddress!, ldb: ldb, beta: accumulate ? 1 : 0,
+                    c: c + batch.c.offset(o, i), ldc: ldc)
+            }
+        }
     }
 }
 
@@ -88,8 +126,9 @@ public enum OneDNN {
     }()
 }
 
-/// One oneDNN matmul primitive for one shape: `C (+)= op(A) · op(B)`, row-major, A and B bf16 or f32,
-/// C f32. Creating it compiles the kernel (milliseconds); running it allocates nothing.
+/// One oneDNN matmul primitive for one shape: `C (+)= alpha · op(A) · op(B)`, row-major, A and B bf16 or
+/// f32, C f32, once or for each matrix of a batch. Creating it compiles the kernel (milliseconds); running it
+/// allocates nothing.
 public final class OneDNNMatmul: @unchecked Sendable {
     public enum Inputs: Sendable { case bf16, f32 }
     /// oneDNN's name for the kernel it picked, e.g. `brg:avx512_core_bf16` or `gemm:jit`.
@@ -98,18 +137,22 @@ public final class OneDNNMatmul: @unchecked Sendable {
 
     public init(
         inputs: Inputs, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int,
-        accumulate: Bool
+        accumulate: Bool, alpha: Float = 1, batch: MatrixBatch = .single
     ) throws {
         let version = try OneDNN.loaded.get()
         // A primitive fixes its thread count when it is created, so oneDNN must see ours first.
         mlm_dnnl_set_threads(Int32(Parallel.workerCount))
         var status: Int32 = 0
-        guard let primitive = mlm_dnnl_matmul_create(
-            inputs == .bf16 ? 1 : 0, transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, lda, ldb, ldc, accumulate ? 1 : 0,
-            &status)
-        else {
+        let layout = [batch.outer, batch.inner, batch.a.outer, batch.a.inner, batch.b.outer, batch.b.inner, batch.c.outer, batch.c.inner]
+        let created = layout.withUnsafeBufferPointer { layout in
+            mlm_dnnl_matmul_create(
+                inputs == .bf16 ? 1 : 0, transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, lda, ldb, ldc, accumulate ? 1 : 0,
+                alpha, batch.isSingle ? nil : layout.baseAddress, &status)
+        }
+        guard let primitive = created else {
             let why = status == 3 ? "unimplemented: no kernel for this CPU" : "status \(status)"
-            throw OneDNNUnavailable(description: "\(version) cannot create a \(inputs) matmul \(m)×\(k)·\(k)×\(n) (\(why))")
+            let count = batch.isSingle ? "" : "\(batch.outer)×\(batch.inner) "
+            throw OneDNNUnavailable(description: "\(version) cannot create a \(inputs) matmul \(count)\(m)×\(k)·\(k)×\(n) (\(why))")
         }
         self.primitive = primitive
         implementation = String(cString: mlm_dnnl_matmul_implementation(primitive))
@@ -132,8 +175,10 @@ public final class OneDNNBF16Gemm: BF16Gemm, @unchecked Sendable {
     public var name: String { "\(version) matmul, bf16 in, f32 out (\(implementation))" }
 
     private struct Shape: Hashable {
+        let batch: MatrixBatch
         let transposeA, transposeB, accumulate: Bool
         let m, n, k, lda, ldb, ldc, threads: Int
+        let alpha: Float
     }
     private var primitives: [Shape: OneDNNMatmul] = [:]
     private var refused = Set<Shape>()
@@ -155,18 +200,19 @@ public final class OneDNNBF16Gemm: BF16Gemm, @unchecked Sendable {
     }
 
     public func multiply(
-        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<UInt16>, lda: Int,
-        b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int
+        _ batch: MatrixBatch, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
         let shape = Shape(
-            transposeA: transposeA, transposeB: transposeB, accumulate: accumulate, m: m, n: n, k: k, lda: lda,
-            ldb: ldb, ldc: ldc, threads: Parallel.workerCount)
+            batch: batch, transposeA: transposeA, transposeB: transposeB, accumulate: accumulate, m: m, n: n, k: k,
+            lda: lda, ldb: ldb, ldc: ldc, threads: Parallel.workerCount, alpha: alpha)
         if let primitive = primitives[shape] ?? create(shape), primitive.run(a: a, b: b, c: c) { return }
         if primitives.removeValue(forKey: shape) != nil { refuse(shape, "its execution failed") }
         fallback.multiply(
-            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-            accumulate: accumulate, c: c, ldc: ldc)
+            batch, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+            ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
     }
 
     private func create(_ shape: Shape) -> OneDNNMatmul? {
@@ -174,7 +220,8 @@ public final class OneDNNBF16Gemm: BF16Gemm, @unchecked Sendable {
         do {
             let primitive = try OneDNNMatmul(
                 inputs: .bf16, transposeA: shape.transposeA, transposeB: shape.transposeB, m: shape.m, n: shape.n,
-                k: shape.k, lda: shape.lda, ldb: shape.ldb, ldc: shape.ldc, accumulate: shape.accumulate)
+                k: shape.k, lda: shape.lda, ldb: shape.ldb, ldc: shape.ldc, accumulate: shape.accumulate,
+                alpha: shape.alpha, batch: shape.batch)
             primitives[shape] = primitive
             return primitive
         } catch {

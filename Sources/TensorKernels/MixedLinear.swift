@@ -1,18 +1,24 @@
-/// bf16 copies of the activations one mixed-precision GEMM reads, allocated once for the largest operand.
+/// bf16 copies of the activations one mixed-precision GEMM reads, allocated once for the largest operands:
+/// two of `capacity` values, and a third of `thirdCapacity` (mixed attention's context gradient).
 public final class BF16Scratch {
-    public let capacity: Int
-    let first, second: UnsafeMutablePointer<UInt16>
+    public let capacity: Int, thirdCapacity: Int
+    let first, second, third: UnsafeMutablePointer<UInt16>
 
-    public init(capacity: Int) {
+    public init(capacity: Int, thirdCapacity: Int = 0) {
         self.capacity = max(1, capacity)
+        self.thirdCapacity = max(1, thirdCapacity)
         first = .allocate(capacity: self.capacity)
         second = .allocate(capacity: self.capacity)
+        third = .allocate(capacity: self.thirdCapacity)
     }
 
     deinit {
         first.deallocate()
         second.deallocate()
+        third.deallocate()
     }
+
+    public var byteCount: Int { (2 * capacity + thirdCapacity) * MemoryLayout<UInt16>.stride }
 }
 
 /// `Linear` as PyTorch's CPU autocast runs it: GEMM operands in bf16 (weights converted by the caller

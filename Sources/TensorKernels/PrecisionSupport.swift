@@ -39,7 +39,7 @@ public struct ResolvedPrecision: Sendable {
 
     /// One line for the start of a run.
     public var logLine: String {
-        let scope = precision == .bf16 ? "; attention, LayerNorm, softmax, GELU, the loss and the optimizer in fp32" : ""
+        let scope = precision == .bf16 ? " for the dense and attention products; softmax, LayerNorm, GELU, the loss and the optimizer in fp32" : ""
         return "precision: \(precision.rawValue) (\(reason)); GEMM backend: \(gemmBackend)\(scope)"
     }
 }

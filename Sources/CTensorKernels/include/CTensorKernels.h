@@ -67,12 +67,14 @@ int mlm_dnnl_load(const char *library, char *error, long error_length);
 void mlm_dnnl_version(int *major, int *minor, int *patch);
 /// oneDNN's (OpenMP) thread count for the calls that follow from this thread.
 void mlm_dnnl_set_threads(int threads);
-/// A matmul primitive for one shape: C[m,n] (+)= op(A)[m,k] · op(B)[k,n], row-major with leading
-/// dimensions, A and B bf16 (`bf16_inputs`) or f32, C f32; `accumulate` adds into C. NULL with the
-/// oneDNN status on failure (3 = unimplemented: no kernel for this CPU).
+/// A matmul primitive for one shape: C[m,n] (+)= alpha · op(A)[m,k] · op(B)[k,n], row-major with leading
+/// dimensions, A and B bf16 (`bf16_inputs`) or f32, C f32; `accumulate` adds into C. `batch`, when not
+/// NULL, makes it outer × inner such products: {outer, inner, A's outer and inner strides, B's, C's}, in
+/// elements. NULL with the oneDNN status on failure (3 = unimplemented: no kernel for this CPU).
 struct mlm_dnnl_matmul;
 struct mlm_dnnl_matmul *mlm_dnnl_matmul_create(int bf16_inputs, int transpose_a, int transpose_b, long m, long n,
-                                               long k, long lda, long ldb, long ldc, int accumulate, int *status);
+                                               long k, long lda, long ldb, long ldc, int accumulate, float alpha,
+                                               const long *batch, int *status);
 void mlm_dnnl_matmul_destroy(struct mlm_dnnl_matmul *matmul);
 /// oneDNN's name for the kernel it picked, e.g. "brg:avx512_core_bf16".
 const char *mlm_dnnl_matmul_implementation(const struct mlm_dnnl_matmul *matmul);
