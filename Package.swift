@@ -69,7 +69,8 @@ let package = Package(
         .executableTarget(
             name: "mlm-bench",
             dependencies: [
-                "Checkpoint", "Classification", "Corpus", "FewShot", "Masking", "Model", "Reporting", "SeededRandom", "TensorKernels", "Tokenizer",
+                "Checkpoint", "Classification", "Corpus", "FewShot", "Masking", "Model", "Optimization", "Reporting",
+                "SeededRandom", "TensorKernels", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/mlm-bench"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch reference for `mlm-bench train-step`: one BertForMaskedLM forward + backward (training mode,
-dropout on) on the same shapes, labels only at the masked positions. Prints one JSON line.
+"""PyTorch reference for `mlm-bench train-step`: one BertForMaskedLM training step (training mode, dropout
+on: forward, backward, clip_grad_norm_ at 1.0, AdamW at lr 5e-5, weight decay 0.01, as run_mlm.py's Trainer
+takes it) on the same shapes, labels only at the masked positions. Prints one JSON line.
 
 --head hf        the transformers forward with labels: logits at every position (what users run)
 --head gathered  the MLM head only at the masked rows, as mlm-adapt does (the same FLOPs as ours)
@@ -54,6 +55,7 @@ def main():
     labels = labels.view(a.batch, a.seq)
 
     flat_labels = labels.view(-1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
 
     context = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.autocast else contextlib.nullcontext
 
@@ -67,6 +69,8 @@ def main():
                 logits = model.cls(hidden.reshape(-1, a.hidden)[positions])
                 loss = torch.nn.functional.cross_entropy(logits, flat_labels[positions])
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
 
     for _ in range(a.warmup):
         step()

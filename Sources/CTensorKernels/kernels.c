@@ -264,13 +264,13 @@ CLONES void mlm_column_sums(const float *m, long rows, long n, float *sums, long
 
 // One AdamW step over n parameters, the operations and their order as torch.optim.AdamW's single-tensor
 // path, each rounded on its own (no FMA contraction): bitwise the scalar reference on every clone.
-CLONES void mlm_adamw_update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, long n,
-                             int decay, float decay_factor, float step_size, float one_minus_beta1, float beta2,
-                             float one_minus_beta2, float bias_sqrt, float eps) {
+CLONES void mlm_adamw_update(float *restrict p, const float *restrict g, float grad_scale, float *restrict m,
+                             float *restrict v, long n, int decay, float decay_factor, float step_size,
+                             float one_minus_beta1, float beta2, float one_minus_beta2, float bias_sqrt, float eps) {
 #pragma clang fp contract(off)
     for (long i = 0; i < n; i++) {
         float param = decay ? p[i] * decay_factor : p[i];
-        float grad = g[i];
+        float grad = g[i] * grad_scale;  // clipping's factor, as torch's in-place g *= factor before the step
         float mi = m[i] + one_minus_beta1 * (grad - m[i]);
         float vi = v[i] * beta2 + one_minus_beta2 * (grad * grad);
         m[i] = mi;

@@ -134,12 +134,12 @@ public final class FineTuner {
                     GradientClipping.scale(model.gradients, by: Float(Double(previousCount) / Double(totalCount)),
                                            spans: spans, threads: options.threads)
                 }
-                GradientClipping.clip(
-                    model.gradients, spans: spans, maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : nil,
-                    threads: options.threads)
+                let clipping = GradientClipping.factor(
+                    of: UnsafeBufferPointer(model.gradients), spans: spans,
+                    maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : nil, threads: options.threads)
                 optimizer.update(
                     parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
-                    learningRate: schedule.rate(atStep: optimizer.stepCount))
+                    gradientScale: clipping.factor, learningRate: schedule.rate(atStep: optimizer.stepCount))
                 model.parametersDidChange()
                 epochProgress?.update(
                     step: step + 1, meanLoss: lossCount == 0 ? .nan : lossSum / Double(lossCount),

@@ -70,12 +70,12 @@ public final class ContrastiveTrainer {
                 }
                 model.zeroGradients()
                 encoder.backward(pooledGradient: pooledGradient.baseAddress!)
-                GradientClipping.clip(
-                    model.gradients, spans: spans, maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : nil,
-                    threads: options.threads)
+                let clipping = GradientClipping.factor(
+                    of: UnsafeBufferPointer(model.gradients), spans: spans,
+                    maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : nil, threads: options.threads)
                 optimizer.update(
                     parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
-                    learningRate: schedule.rate(atStep: optimizer.stepCount))
+                    gradientScale: clipping.factor, learningRate: schedule.rate(atStep: optimizer.stepCount))
                 model.parametersDidChange()
                 lossSum += loss
                 epochProgress?.update(

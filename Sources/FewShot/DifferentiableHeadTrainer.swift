@@ -94,12 +94,12 @@ final class DifferentiableHeadTrainer {
                     learningRate: options.headLearningRate * decay)
                 if trainsBody {
                     pooledGradient.withUnsafeBufferPointer { encoder.backward(pooledGradient: $0.baseAddress!) }
-                    GradientClipping.clip(
-                        model.gradients, spans: bodySpans, maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : nil,
-                        threads: options.threads)
+                    let clipping = GradientClipping.factor(
+                        of: UnsafeBufferPointer(model.gradients), spans: bodySpans,
+                        maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : nil, threads: options.threads)
                     bodyOptimizer.update(
                         parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
-                        learningRate: options.bodyLearningRate * decay)
+                        gradientScale: clipping.factor, learningRate: options.bodyLearningRate * decay)
                 }
                 model.parametersDidChange()
                 lossSum += loss / Double(b)

@@ -64,12 +64,13 @@ public final class AdamW {
     /// moves on, the weights and moments stay as they were.
     public func skipUpdate() { stepCount += 1 }
 
-    /// Applies one AdamW update to the trainable tensors of `parameters` using `gradients`
-    /// (both full arenas laid out as `spans` expects). Each tensor steps at `learningRate` times its
-    /// `spans.rateScales` factor. `chunks` (default: all) restricts the update to those chunks of the spans:
-    /// a sharded optimizer's rank updates its own.
+    /// Applies one AdamW update to the trainable tensors of `parameters` using `gradients · gradientScale`
+    /// (both full arenas laid out as `spans` expects; the scale is clipping's factor, `GradientClipping.factor`,
+    /// and `gradients` stay as they are). Each tensor steps at `learningRate` times its `spans.rateScales`
+    /// factor. `chunks` (default: all) restricts the update to those chunks of the spans: a sharded
+    /// optimizer's rank updates its own.
     public func update(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
-                       learningRate: Double, chunks: Range<Int>? = nil) {
+                       gradientScale: Float = 1, learningRate: Double, chunks: Range<Int>? = nil) {
         stepCount += 1
         let step = Double(stepCount)
         let bias1 = 1 - pow(settings.beta1, step)
@@ -77,7 +78,7 @@ public final class AdamW {
         guard let p = parameters.baseAddress, let g = gradients.baseAddress,
               let m = firstMoments.baseAddress, let v = secondMoments.baseAddress else { return }
         spans.forEachChunk(threads: threads, chunks: chunks, AdamWUpdate(
-            p: p, g: g, m: m, v: v, learningRate: learningRate, weightDecay: settings.weightDecay, bias1: bias1,
+            p: p, g: g, gradientScale: gradientScale, m: m, v: v, learningRate: learningRate, weightDecay: settings.weightDecay, bias1: bias1,
             oneMinusBeta1: Float(1 - settings.beta1), beta2: Float(settings.beta2),
             oneMinusBeta2: Float(1 - settings.beta2), biasSqrt: Float(bias2Sqrt), eps: Float(settings.epsilon)))
     }
@@ -85,7 +86,7 @@ public final class AdamW {
 
 /// The update of one chunk's pieces, with the step's scalars.
 private struct AdamWUpdate: SpanChunkBody {
-    let p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>
+    let p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, gradientScale: Float
     let m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
     let learningRate: Double, weightDecay: Double, bias1: Double
     let oneMinusBeta1: Float, beta2: Float, oneMinusBeta2: Float, biasSqrt: Float, eps: Float
@@ -99,7 +100,8 @@ private struct AdamWUpdate: SpanChunkBody {
                 stepSize: Float(rate / bias1), oneMinusBeta1: oneMinusBeta1, beta2: beta2, oneMinusBeta2: oneMinusBeta2,
                 biasCorrection2Sqrt: biasSqrt, epsilon: eps)
             OptimizerKernels.adamWUpdate(
-                parameters: p + piece.arenaStart, gradients: g + piece.arenaStart, firstMoments: m + piece.stateStart,
+                parameters: p + piece.arenaStart, gradients: g + piece.arenaStart, gradientScale: gradientScale,
+                firstMoments: m + piece.stateStart,
                 secondMoments: v + piece.stateStart, count: piece.count, step: step)
         }
     }

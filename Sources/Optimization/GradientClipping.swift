@@ -27,18 +27,13 @@ public enum GradientClipping {
         partial.reduce(0, +).squareRoot()
     }
 
-    /// Scales trainable gradients so their global norm is at most `maxNorm` (nothing when
-    /// `maxNorm` is nil or not positive) and returns the norm before clipping.
-    @discardableResult
-    public static func clip(_ gradients: UnsafeMutableBufferPointer<Float>, spans: TrainableSpans,
-                            maxNorm: Double?, threads: Int) -> Double {
-        let norm = globalNorm(of: UnsafeBufferPointer(gradients), spans: spans, threads: threads)
-        guard let maxNorm, maxNorm > 0 else { return norm }
-        let coefficient = maxNorm / (norm + 1e-6)
-        if coefficient < 1 {
-            scale(gradients, by: Float(coefficient), spans: spans, threads: threads)
-        }
-        return norm
+    /// The global norm of the trainable gradients and the factor that clips it to `maxNorm` (1 when it is
+    /// within, or `maxNorm` is nil or not positive), for `AdamW.update(gradientScale:)`: the optimizer scales
+    /// each gradient as it reads it, which equals torch's in-place `clip_grad_norm_` before the step.
+    public static func factor(of gradients: UnsafeBufferPointer<Float>, spans: TrainableSpans,
+                              maxNorm: Double?, threads: Int) -> (norm: Double, factor: Float) {
+        let norm = globalNorm(of: gradients, spans: spans, threads: threads)
+        return (norm, Float(coefficient(norm: norm, maxNorm: maxNorm)))
     }
 
     /// Multiplies the trainable gradients (of `chunks`; default: all) by `factor`.
@@ -48,7 +43,8 @@ public enum GradientClipping {
         spans.forEachChunk(threads: threads, chunks: chunks, Scale(g: g, factor: factor))
     }
 
-    /// The clipping factor for a gradient of norm `norm`: 1 when it is within `maxNorm` (or nil/not positive).
+    /// The clipping factor for a gradient of norm `norm`: 1 when it is within `maxNorm` (or nil/not positive),
+    /// else maxNorm / (norm + 1e-6), as torch.
     public static func coefficient(norm: Double, maxNorm: Double?) -> Double {
         guard let maxNorm, maxNorm > 0 else { return 1 }
         return min(1, maxNorm / (norm + 1e-6))

@@ -21,13 +21,15 @@ public enum OptimizerKernels {
         }
     }
 
-    /// `count` parameters one AdamW step: p (decayed first), then m, v and p updated in place, each operation
-    /// rounded on its own as in torch's single-tensor AdamW.
+    /// `count` parameters one AdamW step on `gradients · gradientScale` (clipping's factor, applied as the
+    /// step reads each gradient, so the gradients take no pass of their own): p (decayed first), then m, v
+    /// and p updated in place, each operation rounded on its own as in torch's single-tensor AdamW.
     public static func adamWUpdate(
-        parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, firstMoments: UnsafeMutablePointer<Float>,
-        secondMoments: UnsafeMutablePointer<Float>, count: Int, step: AdamWStep
+        parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, gradientScale: Float = 1,
+        firstMoments: UnsafeMutablePointer<Float>, secondMoments: UnsafeMutablePointer<Float>, count: Int,
+        step: AdamWStep
     ) {
-        mlm_adamw_update(parameters, gradients, firstMoments, secondMoments, count, step.decayFactor == nil ? 0 : 1,
+        mlm_adamw_update(parameters, gradients, gradientScale, firstMoments, secondMoments, count, step.decayFactor == nil ? 0 : 1,
                          step.decayFactor ?? 1, step.stepSize, step.oneMinusBeta1, step.beta2, step.oneMinusBeta2,
                          step.biasCorrection2Sqrt, step.epsilon)
     }

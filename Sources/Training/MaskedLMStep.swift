@@ -203,9 +203,10 @@ public final class MaskedLMOptimizer {
                                    spans: spans, threads: threads)
         }
         guard let shards else {
-            let norm = GradientClipping.clip(gradients, spans: spans, maxNorm: maxGradNorm, threads: threads)
-            return finish(loss: lossSum, correct: correct, total: total, tokens: tokens, norm: norm, chunks: nil,
-                          allreduceSeconds: 0)
+            let clipping = GradientClipping.factor(
+                of: UnsafeBufferPointer(gradients), spans: spans, maxNorm: maxGradNorm, threads: threads)
+            return finish(loss: lossSum, correct: correct, total: total, tokens: tokens, norm: clipping.norm,
+                          gradientScale: clipping.factor, chunks: nil, allreduceSeconds: 0)
         }
         // The ranks' sums: this rank's block of the gradients, then every chunk's squared norm and the counts.
         let started = DispatchTime.now()
@@ -231,13 +232,11 @@ public final class MaskedLMOptimizer {
         let norm = partialSums.withUnsafeBufferPointer {
             GradientClipping.norm(ofSquaredNorms: UnsafeBufferPointer(rebasing: $0[0..<chunkCount]))
         }
-        let coefficient = GradientClipping.coefficient(norm: norm, maxNorm: maxGradNorm)
-        if coefficient < 1 {
-            GradientClipping.scale(gradients, by: Float(coefficient), spans: spans, chunks: shards.chunks, threads: threads)
-        }
         var result = finish(
             loss: partialSums[chunkCount], correct: Int(partialSums[chunkCount + 1]), total: total,
-            tokens: Int(partialSums[chunkCount + 2]), norm: norm, chunks: shards.chunks, allreduceSeconds: 0)
+            tokens: Int(partialSums[chunkCount + 2]), norm: norm,
+            gradientScale: Float(GradientClipping.coefficient(norm: norm, maxNorm: maxGradNorm)), chunks: shards.chunks,
+            allreduceSeconds: 0)
         if !result.skipped {
             let gathering = DispatchTime.now()
             try group.allgather(
@@ -249,9 +248,10 @@ public final class MaskedLMOptimizer {
         return result
     }
 
-    /// The update (of `chunks`, default all) unless the loss or the norm is not finite, and the step's figures.
-    private func finish(loss lossSum: Double, correct: Int, total: Int, tokens: Int, norm: Double, chunks: Range<Int>?,
-                        allreduceSeconds: Double) -> StepResult {
+    /// The update (of `chunks`, default all) on the gradients times clipping's `gradientScale`, unless the loss
+    /// or the norm is not finite, and the step's figures.
+    private func finish(loss lossSum: Double, correct: Int, total: Int, tokens: Int, norm: Double, gradientScale: Float,
+                        chunks: Range<Int>?, allreduceSeconds: Double) -> StepResult {
         let rate = schedule.rate(atStep: optimizer.stepCount)
         let loss = total > 0 ? lossSum / Double(total) : .nan
         // One NaN or Inf would spread into every weight through AdamW's moments: such a step is skipped.
@@ -261,8 +261,8 @@ public final class MaskedLMOptimizer {
                               learningRate: rate, skipped: true, allreduceSeconds: allreduceSeconds)
         }
         // A step without masked tokens (all gradients zero) still updates, as torch would.
-        optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients), learningRate: rate,
-                         chunks: chunks)
+        optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
+                         gradientScale: gradientScale, learningRate: rate, chunks: chunks)
         model.parametersDidChange()
         return StepResult(
             loss: loss, correct: correct, maskedTokens: total, tokens: tokens, gradNorm: norm, learningRate: rate,

@@ -74,17 +74,45 @@ import Testing
         defer { grads.deallocate() }
         grads.initialize(repeating: 0)
         arena.write(golden.gradients, into: grads)
-        let norm = GradientClipping.clip(grads, spans: spans, maxNorm: golden.max_norm, threads: threads)
-        #expect(abs(norm - golden.norm) / golden.norm < 1e-6)
+        let clipping = GradientClipping.factor(
+            of: UnsafeBufferPointer(grads), spans: spans, maxNorm: golden.max_norm, threads: threads)
+        #expect(abs(clipping.norm - golden.norm) / golden.norm < 1e-6)
+        #expect(clipping.factor < 1, "the golden gradient exceeds max_norm")
         for name in names {
-            #expect(maxRelativeError(arena.read(name, from: grads), golden.clipped[name]!) < 1e-5, "\(name)")
+            let scaled = arena.read(name, from: grads).map { $0 * clipping.factor }
+            #expect(maxRelativeError(scaled, golden.clipped[name]!) < 1e-5, "\(name)")
         }
-        // Clipped once, the norm is max_norm; clipping again changes nothing.
-        let after = GradientClipping.globalNorm(of: UnsafeBufferPointer(grads), spans: spans, threads: threads)
-        #expect(abs(after - golden.max_norm) < 1e-5)
-        let before = Array(grads)
-        GradientClipping.clip(grads, spans: spans, maxNorm: 2 * golden.max_norm, threads: threads)
-        #expect(Array(grads) == before)
+        // Within the limit the factor is exactly 1.
+        let loose = GradientClipping.factor(
+            of: UnsafeBufferPointer(grads), spans: spans, maxNorm: 2 * golden.norm, threads: threads)
+        #expect(loose.factor == 1)
+        #expect(GradientClipping.factor(of: UnsafeBufferPointer(grads), spans: spans, maxNorm: nil, threads: threads).factor == 1)
+    }
+
+    /// The optimizer applying clipping's factor as it reads each gradient gives, bit for bit, the step on
+    /// gradients scaled in place first (torch's clip_grad_norm_ then step), and leaves the gradients as they were.
+    @Test func scaledUpdateEqualsUpdateOnClippedGradients() throws {
+        let arena = TestArena(shapes: [("a.weight", [1000]), ("a.bias", [37])])
+        let spans = TrainableSpans(tensors: arena.tensors, chunkSize: 64)
+        let fused = try AdamW(spans: spans), separate = try AdamW(spans: spans)
+        let p1 = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
+        let p2 = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
+        let grads = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
+        let clipped = UnsafeMutableBufferPointer<Float>.allocate(capacity: arena.count)
+        defer { p1.deallocate(); p2.deallocate(); grads.deallocate(); clipped.deallocate() }
+        for i in 0..<arena.count { p1[i] = cos(Float(i)); p2[i] = p1[i] }
+        for step in 1...3 {
+            for i in 0..<arena.count { grads[i] = 3 * sin(Float(i * step)) }
+            let clipping = GradientClipping.factor(of: UnsafeBufferPointer(grads), spans: spans, maxNorm: 1, threads: 2)
+            #expect(clipping.factor < 1)
+            let before = Array(grads)
+            fused.update(parameters: p1, gradients: UnsafeBufferPointer(grads), gradientScale: clipping.factor, learningRate: 1e-2)
+            #expect(Array(grads) == before, "the gradients are left unscaled")
+            _ = clipped.initialize(from: grads)
+            GradientClipping.scale(clipped, by: clipping.factor, spans: spans, threads: 2)
+            separate.update(parameters: p2, gradients: UnsafeBufferPointer(clipped), learningRate: 1e-2)
+            #expect(Array(p1) == Array(p2), "step \(step)")
+        }
     }
 
     @Test func normIsIndependentOfThreadCount() {

@@ -50,11 +50,12 @@ void mlm_layer_norm_parameter_gradients(const float *dy, const float *x, const f
 /// sums[j] += Σ_r m[r·n + j] for columns [j0, j1).
 void mlm_column_sums(const float *m, long rows, long n, float *sums, long j0, long j1);
 
-/// One AdamW step (torch's single-tensor order, no FMA contraction) of n parameters: `decay` multiplies p by
-/// decay_factor first; m, v are the moments; denom = sqrt(v)/bias_sqrt + eps; p -= step_size·m/denom.
-void mlm_adamw_update(float *p, const float *g, float *m, float *v, long n, int decay, float decay_factor,
-                      float step_size, float one_minus_beta1, float beta2, float one_minus_beta2, float bias_sqrt,
-                      float eps);
+/// One AdamW step (torch's single-tensor order, no FMA contraction) of n parameters on the gradient
+/// g·grad_scale (clipping's factor; 1 leaves g exact): `decay` multiplies p by decay_factor first; m, v are the
+/// moments; denom = sqrt(v)/bias_sqrt + eps; p -= step_size·m/denom.
+void mlm_adamw_update(float *p, const float *g, float grad_scale, float *m, float *v, long n, int decay,
+                      float decay_factor, float step_size, float one_minus_beta1, float beta2, float one_minus_beta2,
+                      float bias_sqrt, float eps);
 /// Σ x[i]² in float, in a fixed (vectorised) order.
 float mlm_sum_of_squares(const float *x, long n);
 
