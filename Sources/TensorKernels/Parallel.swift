@@ -1,3 +1,4 @@
+import CTensorKernels
 import Foundation
 
 #if canImport(Glibc)
@@ -61,10 +62,15 @@ struct BlockTask<Body: ParallelBody>: PoolTask {
 
 /// A fixed set of threads that run the tasks of one job at a time; the calling thread takes tasks too.
 /// A job submitted while another runs (another thread calling in, or a nested call) runs inline.
+/// Waiting threads spin briefly on atomic copies of `generation` and `unfinished` before they sleep on the
+/// condition variables: kernels follow each other microseconds apart, and a futex wake costs more.
 final class WorkerPool: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Atomic copies of `generation` and `unfinished`, written under `mutex`, read while spinning.
+    private let published = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+    private static let spinRounds = 1_000
     // Guarded by `mutex`.
     private var job: (any PoolTask)?
     private var generation = 0
@@ -77,6 +83,7 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(finished, nil)
+        published.initialize(repeating: 0, count: 2)
         for _ in 0..<threads {
             var thread = pthread_t()
             let context = Unmanaged.passRetained(self).toOpaque()
@@ -102,10 +109,13 @@ final class WorkerPool: @unchecked Sendable {
         taskCount = tasks
         nextTask = 0
         unfinished = tasks
+        mlm_atomic_store(published + 1, tasks)
         generation &+= 1
+        mlm_atomic_store(published, generation)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
         takeTasks()
+        _ = mlm_spin_wait(published + 1, 0, 1, Self.spinRounds)
         pthread_mutex_lock(mutex)
         while unfinished > 0 { pthread_cond_wait(finished, mutex) }
         job = nil
@@ -126,6 +136,7 @@ final class WorkerPool: @unchecked Sendable {
             work.run(task: task)
             pthread_mutex_lock(mutex)
             unfinished -= 1
+            mlm_atomic_store(published + 1, unfinished)
             if unfinished == 0 { pthread_cond_signal(finished) }
             pthread_mutex_unlock(mutex)
         }
@@ -134,6 +145,7 @@ final class WorkerPool: @unchecked Sendable {
     private func workerLoop() {
         var seen = 0
         while true {
+            _ = mlm_spin_wait(published, seen, 0, Self.spinRounds)
             pthread_mutex_lock(mutex)
             while generation == seen { pthread_cond_wait(wake, mutex) }
             seen = generation

@@ -63,6 +63,11 @@ float mlm_sum_of_squares(const float *x, long n);
 void mlm_float_to_bf16(const float *x, uint16_t *y, long n);
 void mlm_bf16_to_float(const uint16_t *x, float *y, long n);
 
+/// The thread pool's bounded wait: an atomic (release) store, and a spin of at most `rounds` rounds until
+/// *word == value (`until_equal`) or != value; 1 when that happened, 0 when the rounds ran out.
+void mlm_atomic_store(long *word, long value);
+int mlm_spin_wait(const long *word, long value, int until_equal, long rounds);
+
 /// oneDNN 2.x (`libdnnl.so.2`), loaded at run time: 1 on success, else 0 with the reason in `error`.
 int mlm_dnnl_load(const char *library, char *error, long error_length);
 void mlm_dnnl_version(int *major, int *minor, int *patch);
