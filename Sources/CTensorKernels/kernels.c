@@ -182,6 +182,20 @@ CLONES void mlm_dropout(const float *in, float *out, long n, long first, uint64_
     for (long j = 0; j < n; j++) out[j] = in[j] * dropout_factor(first + j, key, threshold, scale);
 }
 
+// Round to nearest even, NaN kept NaN (quieted), as torch.
+static inline uint16_t bf16_round(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+    int is_nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
+    return (uint16_t)(is_nan ? ((bits >> 16) | 0x40u) : rounded);
+}
+
+CLONES void mlm_dropout_to_bf16(const float *restrict in, uint16_t *restrict out, long n, long first, uint64_t key,
+                                uint32_t threshold, float scale) {
+    for (long j = 0; j < n; j++) out[j] = bf16_round(in[j] * dropout_factor(first + j, key, threshold, scale));
+}
+
 CLONES void mlm_layer_norm_rows(const float *x, const float *x_bias, const float *residual, float *sum, long rows,
                                 long first_row, long n, uint64_t key, uint32_t threshold, float scale,
                                 int dropout_active, const float *gamma, const float *beta, float eps, float *y,
@@ -288,13 +302,7 @@ CLONES float mlm_sum_of_squares(const float *x, long n) {
 }
 
 CLONES void mlm_float_to_bf16(const float *restrict x, uint16_t *restrict y, long n) {
-    for (long i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &x[i], 4);
-        uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
-        int is_nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
-        y[i] = (uint16_t)(is_nan ? ((bits >> 16) | 0x40u) : rounded);
-    }
+    for (long i = 0; i < n; i++) y[i] = bf16_round(x[i]);
 }
 
 CLONES void mlm_bf16_to_float(const uint16_t *restrict x, float *restrict y, long n) {

@@ -152,7 +152,7 @@ extension BertModel {
             MixedAttention.backward(
                 contextGradient: workspace.gradientContext, qkv: a.qkv, probabilities: a.probabilities,
                 shape: attentionShape(workspace), dropout: attentionDropout(workspace, layer: l),
-                dropped: workspace.droppedProbabilities, probabilityGradient: workspace.gradientProbabilities,
+                probabilityGradient: workspace.gradientProbabilities,
                 qkvGradient: workspace.gradientQKV, scratch: workspace.bf16Scratch(), gemm: gemm)
             return
         }

@@ -215,8 +215,8 @@ extension BertModel {
         if let gemm = precision.bf16Gemm {
             MixedAttention.forward(
                 qkv: a.qkv, keyMask: workspace.attentionMask, shape: attentionShape(workspace),
-                dropout: attentionDropout(workspace, layer: l), probabilities: a.probabilities,
-                dropped: workspace.droppedProbabilities, context: a.context, scratch: workspace.bf16Scratch(), gemm: gemm)
+                dropout: attentionDropout(workspace, layer: l), probabilities: a.probabilities, context: a.context,
+                scratch: workspace.bf16Scratch(), gemm: gemm)
             return
         }
         Attention.forward(

@@ -42,6 +42,14 @@ public struct DropoutMask: Sendable {
         mlm_dropout(input, output, count, firstIndex + first, key, threshold, scale)
     }
 
+    /// `output[j] = bf16(input[j] · factor(first + j))` for `j < count`, on the calling thread.
+    @inline(__always)
+    public func applySerial(
+        _ input: UnsafePointer<Float>, intoBFloat16 output: UnsafeMutablePointer<UInt16>, count: Int, first: Int
+    ) {
+        mlm_dropout_to_bf16(input, output, count, firstIndex + first, key, threshold, scale)
+    }
+
     /// `values[i] *= factor(offset + i)`, in place. Used for both directions.
     public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, offset: Int = 0) {
         guard isActive else { return }

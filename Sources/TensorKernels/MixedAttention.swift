@@ -12,11 +12,12 @@ public enum MixedAttention {
         (max(batch * seq * 3 * width, batch * heads * seq * seq), batch * seq * width)
     }
 
-    /// As `Attention.forward`, with `qkv` the fused projection (`shape.qkvStride == 3 · width`).
+    /// As `Attention.forward`, with `qkv` the fused projection (`shape.qkvStride == 3 · width`); the weights
+    /// after dropout exist only as the bf16 copy the context product reads.
     public static func forward(
         qkv: UnsafePointer<Float>, keyMask: UnsafePointer<UInt8>, shape: Attention.Shape, dropout: DropoutMask,
-        probabilities: UnsafeMutablePointer<Float>, dropped: UnsafeMutablePointer<Float>,
-        context: UnsafeMutablePointer<Float>, scratch: BF16Scratch, gemm: any BF16Gemm
+        probabilities: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>, scratch: BF16Scratch,
+        gemm: any BF16Gemm
     ) {
         let layout = Layout(shape, scratch: scratch)
         BFloat16.convert(qkv, into: scratch.first, count: layout.tokens * shape.qkvStride)
@@ -29,8 +30,7 @@ public enum MixedAttention {
         Parallel.forEachRange(
             shape.pairs, grain: 1,
             SoftmaxPairs(
-                probabilities: probabilities, keyMask: keyMask, shape: shape, dropout: dropout, dropped: dropped,
-                weights: scratch.second))
+                probabilities: probabilities, keyMask: keyMask, shape: shape, dropout: dropout, weights: scratch.second))
         // Context = P' · V.
         gemm.multiply(
             layout.batch(a: layout.scores, b: layout.projection, c: layout.context), transposeA: false,
@@ -41,8 +41,7 @@ public enum MixedAttention {
     /// As `Attention.backward`, writing the Q, K and V gradients into the blocks of `qkvGradient`.
     public static func backward(
         contextGradient: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probabilities: UnsafePointer<Float>,
-        shape: Attention.Shape, dropout: DropoutMask, dropped: UnsafeMutablePointer<Float>,
-        probabilityGradient: UnsafeMutablePointer<Float>, qkvGradient: UnsafeMutablePointer<Float>,
+        shape: Attention.Shape, dropout: DropoutMask, probabilityGradient: UnsafeMutablePointer<Float>, qkvGradient: UnsafeMutablePointer<Float>,
         scratch: BF16Scratch, gemm: any BF16Gemm
     ) {
         let layout = Layout(shape, scratch: scratch)
@@ -57,7 +56,7 @@ public enum MixedAttention {
         // dV = P'ᵀ · dC, with P' (after dropout) converted again rather than kept from the forward pass.
         Parallel.forEachRange(
             shape.pairs, grain: 1,
-            DroppedWeightPairs(probabilities: probabilities, shape: shape, dropout: dropout, dropped: dropped, weights: scratch.second))
+            DroppedWeightPairs(probabilities: probabilities, shape: shape, dropout: dropout, weights: scratch.second))
         gemm.multiply(
             layout.batch(a: layout.scores, b: layout.context, c: layout.projection), transposeA: true,
             transposeB: false, m: s, n: d, k: s, alpha: 1, a: scratch.second, lda: s, b: scratch.third,
@@ -109,41 +108,36 @@ public enum MixedAttention {
     }
 }
 
-/// Per pair: masked softmax of the scores in place (kept for the backward pass), dropout into `dropped`,
-/// and the bf16 weights the context product reads.
+/// Per pair: masked softmax of the scores in place (kept for the backward pass), then the weights after
+/// dropout, in bf16 only (the product reads nothing else), as the context product reads them.
 private struct SoftmaxPairs: ParallelBody {
     let probabilities: UnsafeMutablePointer<Float>, keyMask: UnsafePointer<UInt8>, shape: Attention.Shape
-    let dropout: DropoutMask, dropped: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<UInt16>
+    let dropout: DropoutMask, weights: UnsafeMutablePointer<UInt16>
 
     func run(_ pairs: Range<Int>) {
-        let s = shape.seq, area = s * s
+        let s = shape.seq
         for pair in pairs {
-            let p = probabilities + pair * area, mask = keyMask + (pair / shape.heads) * s
+            let p = probabilities + pair * s * s, mask = keyMask + (pair / shape.heads) * s
             for i in 0..<s { AttentionSoftmax.maskedRow(p + i * s, mask: mask, count: s) }
-            var source = UnsafePointer(p)
-            if dropout.isActive {
-                dropout.applySerial(p, into: dropped + pair * area, count: area, first: pair * area)
-                source = UnsafePointer(dropped + pair * area)
-            }
-            mlm_float_to_bf16(source, weights + pair * area, area)
         }
+        DroppedWeightPairs(probabilities: probabilities, shape: shape, dropout: dropout, weights: weights).run(pairs)
     }
 }
 
 /// Per pair: the bf16 weights after dropout, as the forward pass had them.
 private struct DroppedWeightPairs: ParallelBody {
     let probabilities: UnsafePointer<Float>, shape: Attention.Shape, dropout: DropoutMask
-    let dropped: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<UInt16>
+    let weights: UnsafeMutablePointer<UInt16>
 
     func run(_ pairs: Range<Int>) {
         let area = shape.seq * shape.seq
         for pair in pairs {
-            var source = probabilities + pair * area
+            let source = probabilities + pair * area
             if dropout.isActive {
-                dropout.applySerial(source, into: dropped + pair * area, count: area, first: pair * area)
-                source = UnsafePointer(dropped + pair * area)
+                dropout.applySerial(source, intoBFloat16: weights + pair * area, count: area, first: pair * area)
+            } else {
+                mlm_float_to_bf16(source, weights + pair * area, area)
             }
-            mlm_float_to_bf16(source, weights + pair * area, area)
         }
     }
 }

@@ -84,11 +84,11 @@ import Testing
             let needs = MixedAttention.scratchNeeds(batch: s.batch, seq: s.seq, heads: s.heads, width: s.width)
             let scratch = BF16Scratch(capacity: needs.operands, thirdCapacity: needs.context)
             MixedAttention.forward(
-                qkv: qkv, keyMask: keyMask, shape: s, dropout: dropout, probabilities: &probabilities, dropped: &dropped,
-                context: &context, scratch: scratch, gemm: gemm)
+                qkv: qkv, keyMask: keyMask, shape: s, dropout: dropout, probabilities: &probabilities, context: &context,
+                scratch: scratch, gemm: gemm)
             MixedAttention.backward(
                 contextGradient: contextGradient, qkv: qkv, probabilities: probabilities, shape: s, dropout: dropout,
-                dropped: &dropped, probabilityGradient: &dP, qkvGradient: &qkvGradient, scratch: scratch, gemm: gemm)
+                probabilityGradient: &dP, qkvGradient: &qkvGradient, scratch: scratch, gemm: gemm)
         } else {
             qkv.withUnsafeBufferPointer { qkv in
                 let q = qkv.baseAddress!
@@ -138,6 +138,19 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Dropout straight to bf16 is the float dropout, rounded: the same elements dropped, the same values.
+    @Test func dropoutIntoBFloat16IsRoundedFloatDropout() {
+        var data = TestData(seed: 44)
+        let values = data.normal(10_007), mask = DropoutMask(probability: 0.3, seed: 9, stream: 4, firstIndex: 5)
+        var float = [Float](repeating: 0, count: values.count), bits = [UInt16](repeating: 0, count: values.count)
+        mask.applySerial(values, into: &float, count: values.count, first: 3)
+        mask.applySerial(values, intoBFloat16: &bits, count: values.count, first: 3)
+        var widened = [Float](repeating: 0, count: values.count)
+        BFloat16.widen(bits, into: &widened, count: bits.count)
+        #expect(widened == bf16Rounded(float))
+        #expect(float.filter { $0 == 0 }.count > 2_500, "about 30% dropped")
     }
 
     @Test func emulatedIsCloseToFloatAttention() { Self.checkAgainstFloat(EmulatedBF16Gemm()) }

@@ -33,6 +33,9 @@ void mlm_scaled_exp(const float *x, float lse, float scale, float *g, long n);
 /// uniform is lane (i mod 4) of splitmix64(key + i/4). out[j] = in[j] · (keep ? scale : 0) for
 /// i = first + j. `in` may alias `out`.
 void mlm_dropout(const float *in, float *out, long n, long first, uint64_t key, uint32_t threshold, float scale);
+/// The same dropout, its result rounded to bf16 (as mlm_float_to_bf16) instead of stored in float.
+void mlm_dropout_to_bf16(const float *in, uint16_t *out, long n, long first, uint64_t key, uint32_t threshold,
+                         float scale);
 
 /// LayerNorm of `rows` rows of width n; when residual != NULL the normalised input is
 /// sum = residual + dropout(x + x_bias) (stored to `sum`; x_bias may be NULL), with dropout element
