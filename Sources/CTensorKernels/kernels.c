@@ -10,6 +10,15 @@
 // to vectorise; without this clang's overlap check sends in-place calls down the scalar path.
 #define SAME_INDEX_ALIASING _Pragma("clang loop vectorize(assume_safety)")
 
+// Round to nearest even, NaN kept NaN (quieted), as torch.
+static inline uint16_t bf16_round(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+    int is_nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
+    return (uint16_t)(is_nan ? ((bits >> 16) | 0x40u) : rounded);
+}
+
 static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 static inline float exp_approx(float x) {
@@ -107,6 +116,20 @@ CLONES void mlm_bias_gelu_forward(float *restrict pre, const float *restrict bia
     }
 }
 
+CLONES void mlm_bias_gelu_forward_bf16(float *restrict pre, const float *restrict bias, uint16_t *restrict y, long rows,
+                                      long n) {
+    for (long r = 0; r < rows; r++) {
+        float *p = pre + r * n;
+        uint16_t *out = y + r * n;
+        for (long j = 0; j < n; j++) {
+            float x = p[j] + bias[j], c, d;
+            gaussian(x, &c, &d);
+            p[j] = x;
+            out[j] = bf16_round(x * c);
+        }
+    }
+}
+
 CLONES void mlm_gelu_backward(const float *dy, const float *x, float *dx, long n) {
     SAME_INDEX_ALIASING
     for (long i = 0; i < n; i++) {
@@ -180,15 +203,6 @@ CLONES void mlm_dropout(const float *in, float *out, long n, long first, uint64_
                         float scale) {
     SAME_INDEX_ALIASING
     for (long j = 0; j < n; j++) out[j] = in[j] * dropout_factor(first + j, key, threshold, scale);
-}
-
-// Round to nearest even, NaN kept NaN (quieted), as torch.
-static inline uint16_t bf16_round(float x) {
-    uint32_t bits;
-    memcpy(&bits, &x, 4);
-    uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
-    int is_nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
-    return (uint16_t)(is_nan ? ((bits >> 16) | 0x40u) : rounded);
 }
 
 CLONES void mlm_dropout_to_bf16(const float *restrict in, uint16_t *restrict out, long n, long first, uint64_t key,

@@ -112,7 +112,8 @@ extension BertModel {
         hiddenDropout(workspace, site: DropoutSite.feedForwardOutput(layer: l))
             .apply(gradientSum, into: gradientBranch, count: t * h)
         linearBackward(
-            workspace, outputGradient: gradientBranch, input: a.activated, weight: p.output,
+            workspace, outputGradient: gradientBranch,
+            input: mixedPrecision != nil ? .bfloat16(a.activatedBFloat16) : .float(a.activated), weight: p.output,
             inputGradient: workspace.gradientIntermediate, accumulateInputGradient: false,
             weightGradient: p.output, biasGradient: p.outputBias, rows: t,
             inFeatures: inter, outFeatures: h)

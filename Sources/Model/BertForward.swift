@@ -192,16 +192,26 @@ extension BertModel {
         linearForward(
             workspace, input: a.attentionOutput, weight: p.intermediate, bias: nil, output: a.intermediate, rows: t,
             inFeatures: h, outFeatures: inter)
-        GELU.forwardAddingBias(
-            parameter(p.intermediateBias), to: a.intermediate, into: a.activated, rows: t, columns: inter)
         linearForward(
-            workspace, input: a.activated, weight: p.output, bias: nil, output: workspace.dense, rows: t,
-            inFeatures: inter, outFeatures: h)
+            workspace, input: intermediateActivation(a, rows: t), weight: p.output, bias: nil, output: workspace.dense,
+            rows: t, inFeatures: inter, outFeatures: h)
         LayerNorm.forward(
             input: workspace.dense, inputBias: parameter(p.outputBias), residual: a.attentionOutput,
             dropout: hiddenDropout(workspace, site: DropoutSite.feedForwardOutput(layer: l)),
             sum: a.outputSum, gamma: parameter(p.outputNormWeight), beta: parameter(p.outputNormBias),
             output: a.output, mean: a.outputMean, rstd: a.outputRstd, rows: t, columns: h, eps: config.layerNormEps)
+    }
+
+    /// Bias + GELU of the intermediate projection: in float, or in mixed precision straight to bf16 (in the
+    /// same buffer), the only form the output projection and its backward pass read.
+    private func intermediateActivation(_ a: LayerActivations, rows: Int) -> MixedOperand {
+        let bias = parameter(offsets.layers[a.index].intermediateBias), columns = config.intermediateSize
+        guard mixedPrecision != nil else {
+            GELU.forwardAddingBias(bias, to: a.intermediate, into: a.activated, rows: rows, columns: columns)
+            return .float(a.activated)
+        }
+        GELU.forwardAddingBias(bias, to: a.intermediate, intoBFloat16: a.activatedBFloat16, rows: rows, columns: columns)
+        return .bfloat16(a.activatedBFloat16)
     }
 
     func attentionShape(_ workspace: BertWorkspace) -> Attention.Shape {

@@ -4,19 +4,37 @@ import TensorKernels
 /// accumulation (autocast) on the bf16 backend, reading the bf16 weight copies. Weights and biases are
 /// arena offsets.
 extension BertModel {
+    /// The bf16 backend and the bf16 weight copies, when the model runs in mixed precision.
+    var mixedPrecision: (gemm: any BF16Gemm, weights: UnsafeMutablePointer<UInt16>)? {
+        guard let gemm = precision.bf16Gemm, let copies = lowPrecisionWeights?.baseAddress else { return nil }
+        return (gemm, copies)
+    }
+
     func linearForward(
         _ workspace: BertWorkspace, input: UnsafePointer<Float>, weight: Int, bias: Int?,
         output: UnsafeMutablePointer<Float>, rows: Int, inFeatures: Int, outFeatures: Int
     ) {
-        if let gemm = precision.bf16Gemm, let copies = lowPrecisionWeights {
+        linearForward(
+            workspace, input: .float(input), weight: weight, bias: bias, output: output, rows: rows,
+            inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+
+    /// `input` may be in bf16 only in mixed precision, where a kernel wrote the operand so.
+    func linearForward(
+        _ workspace: BertWorkspace, input: MixedOperand, weight: Int, bias: Int?,
+        output: UnsafeMutablePointer<Float>, rows: Int, inFeatures: Int, outFeatures: Int
+    ) {
+        let bias = bias.map { UnsafePointer(parameter($0)) }
+        if let mixed = mixedPrecision {
             MixedLinear.forward(
-                input: input, weight: copies.baseAddress! + weight, bias: bias.map { UnsafePointer(parameter($0)) },
-                output: output, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
-                scratch: workspace.bf16Scratch(), gemm: gemm)
-        } else {
+                input: input, weight: mixed.weights + weight, bias: bias, output: output, rows: rows,
+                inFeatures: inFeatures, outFeatures: outFeatures, scratch: workspace.bf16Scratch(), gemm: mixed.gemm)
+        } else if case .float(let input) = input {
             Linear.forward(
-                input: input, weight: parameter(weight), bias: bias.map { UnsafePointer(parameter($0)) }, output: output,
-                rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+                input: input, weight: parameter(weight), bias: bias, output: output, rows: rows,
+                inFeatures: inFeatures, outFeatures: outFeatures)
+        } else {
+            preconditionFailure("a bf16 operand outside mixed precision")
         }
     }
 
@@ -25,19 +43,32 @@ extension BertModel {
         inputGradient: UnsafeMutablePointer<Float>?, accumulateInputGradient: Bool, weightGradient: Int?,
         biasGradient: Int?, rows: Int, inFeatures: Int, outFeatures: Int
     ) {
-        if let gemm = precision.bf16Gemm, let copies = lowPrecisionWeights {
+        linearBackward(
+            workspace, outputGradient: outputGradient, input: .float(input), weight: weight, inputGradient: inputGradient,
+            accumulateInputGradient: accumulateInputGradient, weightGradient: weightGradient,
+            biasGradient: biasGradient, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+    }
+
+    func linearBackward(
+        _ workspace: BertWorkspace, outputGradient: UnsafePointer<Float>, input: MixedOperand, weight: Int,
+        inputGradient: UnsafeMutablePointer<Float>?, accumulateInputGradient: Bool, weightGradient: Int?,
+        biasGradient: Int?, rows: Int, inFeatures: Int, outFeatures: Int
+    ) {
+        if let mixed = mixedPrecision {
             MixedLinear.backward(
-                outputGradient: outputGradient, input: input, weight: copies.baseAddress! + weight,
+                outputGradient: outputGradient, input: input, weight: mixed.weights + weight,
                 inputGradient: inputGradient, accumulateInputGradient: accumulateInputGradient,
                 weightGradient: weightGradient.map(gradientPointer), biasGradient: biasGradient.map(gradientPointer),
                 rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, scratch: workspace.bf16Scratch(),
-                gemm: gemm)
-        } else {
+                gemm: mixed.gemm)
+        } else if case .float(let input) = input {
             Linear.backward(
                 outputGradient: outputGradient, input: input, weight: parameter(weight), inputGradient: inputGradient,
                 accumulateInputGradient: accumulateInputGradient, weightGradient: weightGradient.map(gradientPointer),
                 biasGradient: biasGradient.map(gradientPointer), rows: rows, inFeatures: inFeatures,
                 outFeatures: outFeatures)
+        } else {
+            preconditionFailure("a bf16 operand outside mixed precision")
         }
     }
 

@@ -21,11 +21,19 @@ struct LayerActivations {
     let attentionMean, attentionRstd: UnsafeMutablePointer<Float>  // [T]
     let attentionOutput: UnsafeMutablePointer<Float>  // [T, H]
     let intermediate: UnsafeMutablePointer<Float>  // [T, I] before GELU
-    let activated: UnsafeMutablePointer<Float>  // [T, I] after GELU
+    let activated: UnsafeMutablePointer<Float>  // [T, I] after GELU (fp32 runs)
     let outputSum: UnsafeMutablePointer<Float>  // [T, H]
     let outputMean, outputRstd: UnsafeMutablePointer<Float>  // [T]
     let output: UnsafeMutablePointer<Float>  // [T, H], the layer output
     let hiddenSize: Int
+    /// The layer's index in the encoder.
+    let index: Int
+
+    /// In mixed precision the GELU output is kept only in bf16, in the first half of `activated`'s bytes
+    /// (written by a C kernel, read by oneDNN: never through a Swift `Float` view at the same time).
+    var activatedBFloat16: UnsafeMutablePointer<UInt16> {
+        UnsafeMutableRawPointer(activated).assumingMemoryBound(to: UInt16.self)
+    }
 
     var query: UnsafeMutablePointer<Float> { qkv }
     var key: UnsafeMutablePointer<Float> { qkv + hiddenSize }
@@ -180,13 +188,13 @@ public final class BertWorkspace {
 
         embeddingSum = base + embSum; embeddingMean = base + embMean; embeddingRstd = base + embRstd
         embeddingOutput = base + embOut
-        layers = layerPlans.map { lp in
+        layers = layerPlans.enumerated().map { index, lp in
             LayerActivations(
                 qkv: base + lp.qkv, probabilities: base + lp.p,
                 context: base + lp.c, attentionSum: base + lp.aSum, attentionMean: base + lp.aMean,
                 attentionRstd: base + lp.aRstd, attentionOutput: base + lp.aOut, intermediate: base + lp.inter,
                 activated: base + lp.act, outputSum: base + lp.oSum, outputMean: base + lp.oMean,
-                outputRstd: base + lp.oRstd, output: base + lp.out, hiddenSize: h)
+                outputRstd: base + lp.oRstd, output: base + lp.out, hiddenSize: h, index: index)
         }
         dense = base + denseOffset; droppedProbabilities = base + droppedOffset
         gradientSum = base + gSum; gradientBranch = base + gBranch; gradientContext = base + gContext

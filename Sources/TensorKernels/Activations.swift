@@ -24,6 +24,17 @@ public enum GELU {
             BiasGELUForward(bias: bias, preActivation: preActivation, output: output, columns: columns))
     }
 
+    /// As `forwardAddingBias(_:to:into:rows:columns:)`, the output rounded to bf16 (a mixed-precision GEMM's
+    /// operand) and stored only so.
+    public static func forwardAddingBias(
+        _ bias: UnsafePointer<Float>, to preActivation: UnsafeMutablePointer<Float>,
+        intoBFloat16 output: UnsafeMutablePointer<UInt16>, rows: Int, columns: Int
+    ) {
+        Parallel.forEachRange(
+            rows, grain: max(1, 16_384 / max(1, columns)),
+            BiasGELUForwardBF16(bias: bias, preActivation: preActivation, output: output, columns: columns))
+    }
+
     /// `inputGradient = outputGradient · GELU'(input)`; may alias `outputGradient`.
     public static func backward(
         outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>,
@@ -46,6 +57,15 @@ private struct BiasGELUForward: ParallelBody {
     func run(_ r: Range<Int>) {
         let first = r.lowerBound * columns
         mlm_bias_gelu_forward(preActivation + first, bias, output + first, r.count, columns)
+    }
+}
+
+private struct BiasGELUForwardBF16: ParallelBody {
+    let bias: UnsafePointer<Float>, preActivation: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<UInt16>
+    let columns: Int
+    func run(_ r: Range<Int>) {
+        let first = r.lowerBound * columns
+        mlm_bias_gelu_forward_bf16(preActivation + first, bias, output + first, r.count, columns)
     }
 }
 

@@ -133,31 +133,37 @@ func bf16Rounded(_ values: [Float]) -> [Float] {
 
 @Suite struct MixedLinearTests {
     /// bf16 Linear (emulated) equals the fp32 Linear fed the bf16-rounded operands, for every output.
-    @Test func forwardAndBackwardEqualFloatLinearOnRoundedOperands() {
+    /// The same with the activation given in float (converted per call) or already in bf16.
+    @Test(arguments: [false, true]) func forwardAndBackwardEqualFloatLinearOnRoundedOperands(bfloat16Input: Bool) {
         let rows = 13, inFeatures = 24, outFeatures = 18
         var data = TestData(seed: 8)
         let x = data.normal(rows * inFeatures), w = data.normal(outFeatures * inFeatures)
         let bias = data.normal(outFeatures), dy = data.normal(rows * outFeatures)
-        var w16 = [UInt16](repeating: 0, count: w.count)
+        var w16 = [UInt16](repeating: 0, count: w.count), x16 = [UInt16](repeating: 0, count: x.count)
         BFloat16.convert(w, into: &w16, count: w.count)
+        BFloat16.convert(x, into: &x16, count: x.count)
         let scratch = BF16Scratch(capacity: rows * max(inFeatures, outFeatures))
         let gemm = EmulatedBF16Gemm()
         var y = [Float](repeating: 0, count: rows * outFeatures), yRef = y
-        MixedLinear.forward(
-            input: x, weight: w16, bias: bias, output: &y, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
-            scratch: scratch, gemm: gemm)
+        var dx = data.normal(rows * inFeatures), dxRef = dx
+        var dw = data.normal(w.count), dwRef = dw
+        var db = [Float](repeating: 0, count: outFeatures), dbRef = db
+        x.withUnsafeBufferPointer { x in
+            x16.withUnsafeBufferPointer { x16 in
+                let input: MixedOperand = bfloat16Input ? .bfloat16(x16.baseAddress!) : .float(x.baseAddress!)
+                MixedLinear.forward(
+                    input: input, weight: w16, bias: bias, output: &y, rows: rows, inFeatures: inFeatures,
+                    outFeatures: outFeatures, scratch: scratch, gemm: gemm)
+                MixedLinear.backward(
+                    outputGradient: dy, input: input, weight: w16, inputGradient: &dx, accumulateInputGradient: true,
+                    weightGradient: &dw, biasGradient: &db, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
+                    scratch: scratch, gemm: gemm)
+            }
+        }
         Linear.forward(
             input: bf16Rounded(x), weight: bf16Rounded(w), bias: bias, output: &yRef, rows: rows, inFeatures: inFeatures,
             outFeatures: outFeatures)
         #expect(maxDifference(y, yRef) <= 1e-5)
-
-        var dx = data.normal(rows * inFeatures), dxRef = dx
-        var dw = data.normal(w.count), dwRef = dw
-        var db = [Float](repeating: 0, count: outFeatures), dbRef = db
-        MixedLinear.backward(
-            outputGradient: dy, input: x, weight: w16, inputGradient: &dx, accumulateInputGradient: true,
-            weightGradient: &dw, biasGradient: &db, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
-            scratch: scratch, gemm: gemm)
         Linear.backward(
             outputGradient: bf16Rounded(dy), input: bf16Rounded(x), weight: bf16Rounded(w), inputGradient: &dxRef,
             accumulateInputGradient: true, weightGradient: &dwRef, biasGradient: nil, rows: rows,

@@ -14,6 +14,8 @@ void mlm_gaussian(const float *x, float *cdf, float *density, long n);
 void mlm_gelu_forward(const float *x, float *y, long n);
 /// A dense layer's bias and GELU in one pass over `rows` rows of width n: pre += bias, y = GELU(pre).
 void mlm_bias_gelu_forward(float *pre, const float *bias, float *y, long rows, long n);
+/// The same, y rounded to bf16 (as mlm_float_to_bf16): the next GEMM's operand, with no float copy.
+void mlm_bias_gelu_forward_bf16(float *pre, const float *bias, uint16_t *y, long rows, long n);
 /// dx = dy · (Φ(x) + x·φ(x)); dx may alias dy.
 void mlm_gelu_backward(const float *dy, const float *x, float *dx, long n);
 
