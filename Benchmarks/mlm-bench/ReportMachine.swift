@@ -8,6 +8,8 @@ struct MachineFacts: Codable, Sendable {
     var simdFlags: [String] = []
     var logicalCores: Int
     var memoryGiB: Double?
+    /// The Linux kernel release (/proc/sys/kernel/osrelease).
+    var linuxKernel: String?
     var openBLASKernel: String
     var commit: String
     var dirtyFiles: Int
@@ -27,6 +29,8 @@ struct MachineFacts: Codable, Sendable {
             logicalCores: ProcessInfo.processInfo.activeProcessorCount,
             memoryGiB: ProcText.field("MemTotal", in: meminfo).flatMap { Double($0.split(separator: " ").first ?? "") }
                 .map { $0 / 1_048_576 },
+            linuxKernel: (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) },
             openBLASKernel: OpenBLASRuntime.coreName,
             commit: git.flatMap { Subprocess.firstLine($0, ["rev-parse", "HEAD"], currentDirectory: repository) } ?? "unknown",
             dirtyFiles: status.map { $0.output.split(separator: "\n").count } ?? 0,
@@ -39,6 +43,9 @@ struct MachineFacts: Codable, Sendable {
             "- Machine: \(cpuModel), \(logicalCores) logical cores" + (memoryGiB.map { String(format: ", %.0f GiB RAM", $0) } ?? "")
                 + (simdFlags.isEmpty ? "" : "; " + simdFlags.joined(separator: " ")),
             "- OpenBLAS kernel: \(openBLASKernel)",
+        ]
+        if let linuxKernel { lines.append("- Linux kernel: \(linuxKernel)") }
+        lines += [
             "- Commit: `\(commit)`" + (dirtyFiles > 0 ? " (plus \(dirtyFiles) uncommitted tracked change(s))" : ""),
             "- Date: \(date)",
         ]
