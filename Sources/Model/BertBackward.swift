@@ -112,8 +112,7 @@ extension BertModel {
         hiddenDropout(workspace, site: DropoutSite.feedForwardOutput(layer: l))
             .apply(gradientSum, into: gradientBranch, count: t * h)
         linearBackward(
-            workspace, outputGradient: gradientBranch,
-            input: mixedPrecision != nil ? .bfloat16(a.activatedBFloat16) : .float(a.activated), weight: p.output,
+            workspace, outputGradient: gradientBranch, input: savedIntermediateActivation(a), weight: p.output,
             inputGradient: workspace.gradientIntermediate, accumulateInputGradient: false,
             weightGradient: p.output, biasGradient: p.outputBias, rows: t,
             inFeatures: inter, outFeatures: h)
@@ -149,7 +148,7 @@ extension BertModel {
 
     private func attentionBackward(_ l: Int, workspace: BertWorkspace) {
         let a = workspace.layers[l]
-        if let gemm = precision.bf16Gemm {
+        if let gemm = mixedPrecision?.gemm {
             MixedAttention.backward(
                 contextGradient: workspace.gradientContext, qkv: a.qkv, probabilities: a.probabilities,
                 shape: attentionShape(workspace), dropout: attentionDropout(workspace, layer: l),

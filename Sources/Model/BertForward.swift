@@ -206,12 +206,17 @@ extension BertModel {
     /// same buffer), the only form the output projection and its backward pass read.
     private func intermediateActivation(_ a: LayerActivations, rows: Int) -> MixedOperand {
         let bias = parameter(offsets.layers[a.index].intermediateBias), columns = config.intermediateSize
-        guard mixedPrecision != nil else {
+        if mixedPrecision != nil {
+            GELU.forwardAddingBias(bias, to: a.intermediate, intoBFloat16: a.activatedBFloat16, rows: rows, columns: columns)
+        } else {
             GELU.forwardAddingBias(bias, to: a.intermediate, into: a.activated, rows: rows, columns: columns)
-            return .float(a.activated)
         }
-        GELU.forwardAddingBias(bias, to: a.intermediate, intoBFloat16: a.activatedBFloat16, rows: rows, columns: columns)
-        return .bfloat16(a.activatedBFloat16)
+        return savedIntermediateActivation(a)
+    }
+
+    /// The GELU output where `intermediateActivation` left it.
+    func savedIntermediateActivation(_ a: LayerActivations) -> MixedOperand {
+        mixedPrecision != nil ? .bfloat16(a.activatedBFloat16) : .float(a.activated)
     }
 
     func attentionShape(_ workspace: BertWorkspace) -> Attention.Shape {
@@ -222,7 +227,7 @@ extension BertModel {
 
     private func attentionForward(_ l: Int, workspace: BertWorkspace) {
         let a = workspace.layers[l]
-        if let gemm = precision.bf16Gemm {
+        if let gemm = mixedPrecision?.gemm {
             MixedAttention.forward(
                 qkv: a.qkv, keyMask: workspace.attentionMask, shape: attentionShape(workspace),
                 dropout: attentionDropout(workspace, layer: l), probabilities: a.probabilities, context: a.context,
