@@ -38,6 +38,8 @@ struct SetFitBenchmark: ParsableCommand {
     @Option(help: "Also write the table here (Markdown).") var markdown: String?
     @Flag(help: "Skip the setfit library.") var noReference = false
     @Flag(help: "Skip the frozen baseline and the full fine-tune.") var noBaselines = false
+    @Flag(help: "Run the setfit library under torch.autocast bf16 (the reference for our bf16 runs) instead of fp32.")
+    var referenceAutocast = false
 
     static let referenceScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("reference/setfit_reference.py")
@@ -72,6 +74,7 @@ struct SetFitBenchmark: ParsableCommand {
         let hasSetFit = !noReference && (try? TrainStepBenchmark.runPython(["-c", "import setfit, datasets"]))?.status == 0
         if !noReference && !hasSetFit { print("the setfit library is not importable: reference skipped") }
         print("model \(initModel), num_iterations \(numIterations), max length \(maxSeqLength), \(threads) threads; work: \(folder.path)")
+        if hasSetFit { print("setfit library: \(referenceAutocast ? "under torch.autocast bf16" : "fp32")") }
         var lines = ["| task | K | seed | ours acc | ours F1 | ours s | setfit acc | setfit F1 | setfit s | ratio | frozen acc | frozen F1 | fine-tune acc | fine-tune F1 |",
                      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         func emit(_ line: String) { print(line); lines.append(line) }
@@ -195,7 +198,7 @@ struct SetFitBenchmark: ParsableCommand {
             Self.referenceScript.path, "--model", initModel, "--train", subset.path,
             "--test", data.appendingPathComponent("test.tsv").path, "--num-iterations", "\(numIterations)",
             "--max-length", "\(maxSeqLength)", "--threads", "\(threads)", "--seed", "\(seed)",
-        ]
+        ] + (referenceAutocast ? ["--autocast"] : [])
         guard let json = TrainStepBenchmark.referenceJSON(arguments),
             let accuracy = json["accuracy"] as? Double, let macroF1 = json["macro_f1"] as? Double,
             let seconds = json["seconds"] as? Double

@@ -5,9 +5,12 @@ columns: the subset mlm-bench drew, the same file `mlm-adapt setfit` reads), the
 defaults (num_iterations, 1 epoch, batch 16, body lr 2e-5, max length), then scores --test. Prints one JSON
 line: {"seconds": training wall time, "accuracy", "macro_f1", "test_seconds"}.
 
+--autocast trains and predicts under torch.autocast("cpu", dtype=torch.bfloat16), the reference for bf16 runs.
+
 Usage: python3 Benchmarks/reference/setfit_reference.py --model cache/models/all-MiniLM-L6-v2 \
-       --train subset.tsv --test test.tsv [--num-iterations 20] [--threads 2] [--seed 42]
+       --train subset.tsv --test test.tsv [--num-iterations 20] [--threads 2] [--seed 42] [--autocast]
 """
+import contextlib
 import argparse
 import csv
 import json
@@ -34,6 +37,7 @@ def main():
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--autocast", action="store_true")
     args = parser.parse_args()
 
     import torch
@@ -54,11 +58,14 @@ def main():
         batch_size=args.batch, num_epochs=args.epochs, num_iterations=args.num_iterations,
         body_learning_rate=args.lr, max_length=args.max_length, seed=args.seed, show_progress_bar=False,
         report_to="none", save_strategy="no", logging_strategy="no")
-    Trainer(model=model, args=training, train_dataset=train).train()
+    precision = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if args.autocast else contextlib.nullcontext
+    with precision():
+        Trainer(model=model, args=training, train_dataset=train).train()
     seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    predicted = [names[int(p)] for p in model.predict(test_texts, show_progress_bar=False)]
+    with precision():
+        predicted = [names[int(p)] for p in model.predict(test_texts, show_progress_bar=False)]
     test_seconds = time.perf_counter() - started
     print(json.dumps({
         "seconds": seconds, "test_seconds": test_seconds,
