@@ -33,8 +33,9 @@ build: deps
 adapt: data build
 	.build/release/mlm-adapt --recipe dapt --corpus Corpora/legal.txt --max-steps $(ADAPT_STEPS)
 
+# Tests write their scratch files under TMPDIR: one folder per run, removed afterwards whatever the outcome.
 test: deps
-	$(SWIFT) test
+	@scratch=$$(mktemp -d) && TMPDIR=$$scratch $(SWIFT) test; status=$$?; rm -rf "$$scratch"; exit $$status
 
 bench: build
 	.build/release/mlm-bench all
