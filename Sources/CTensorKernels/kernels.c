@@ -104,30 +104,23 @@ CLONES void mlm_gelu_forward(const float *restrict x, float *restrict y, long n)
     }
 }
 
+// pre[j] += bias[j] (kept for the backward pass); returns GELU(pre[j]).
+static inline float bias_gelu(float *restrict pre, const float *restrict bias, long j) {
+    float x = pre[j] + bias[j], c, d;
+    gaussian(x, &c, &d);
+    pre[j] = x;
+    return x * c;
+}
+
 CLONES void mlm_bias_gelu_forward(float *restrict pre, const float *restrict bias, float *restrict y, long rows, long n) {
-    for (long r = 0; r < rows; r++) {
-        float *p = pre + r * n, *out = y + r * n;
-        for (long j = 0; j < n; j++) {
-            float x = p[j] + bias[j], c, d;
-            gaussian(x, &c, &d);
-            p[j] = x;
-            out[j] = x * c;
-        }
-    }
+    for (long r = 0; r < rows; r++)
+        for (long j = 0; j < n; j++) y[r * n + j] = bias_gelu(pre + r * n, bias, j);
 }
 
 CLONES void mlm_bias_gelu_forward_bf16(float *restrict pre, const float *restrict bias, uint16_t *restrict y, long rows,
                                       long n) {
-    for (long r = 0; r < rows; r++) {
-        float *p = pre + r * n;
-        uint16_t *out = y + r * n;
-        for (long j = 0; j < n; j++) {
-            float x = p[j] + bias[j], c, d;
-            gaussian(x, &c, &d);
-            p[j] = x;
-            out[j] = bf16_round(x * c);
-        }
-    }
+    for (long r = 0; r < rows; r++)
+        for (long j = 0; j < n; j++) y[r * n + j] = bf16_round(bias_gelu(pre + r * n, bias, j));
 }
 
 CLONES void mlm_gelu_backward(const float *dy, const float *x, float *dx, long n) {

@@ -193,8 +193,8 @@ extension BertModel {
             workspace, input: a.attentionOutput, weight: p.intermediate, bias: nil, output: a.intermediate, rows: t,
             inFeatures: h, outFeatures: inter)
         linearForward(
-            workspace, input: intermediateActivation(a, rows: t), weight: p.output, bias: nil, output: workspace.dense,
-            rows: t, inFeatures: inter, outFeatures: h)
+            workspace, input: intermediateActivation(a, bias: p.intermediateBias, rows: t), weight: p.output, bias: nil,
+            output: workspace.dense, rows: t, inFeatures: inter, outFeatures: h)
         LayerNorm.forward(
             input: workspace.dense, inputBias: parameter(p.outputBias), residual: a.attentionOutput,
             dropout: hiddenDropout(workspace, site: DropoutSite.feedForwardOutput(layer: l)),
@@ -204,8 +204,8 @@ extension BertModel {
 
     /// Bias + GELU of the intermediate projection: in float, or in mixed precision straight to bf16 (in the
     /// same buffer), the only form the output projection and its backward pass read.
-    private func intermediateActivation(_ a: LayerActivations, rows: Int) -> MixedOperand {
-        let bias = parameter(offsets.layers[a.index].intermediateBias), columns = config.intermediateSize
+    private func intermediateActivation(_ a: LayerActivations, bias: Int, rows: Int) -> MixedOperand {
+        let bias = parameter(bias), columns = config.intermediateSize
         if mixedPrecision != nil {
             GELU.forwardAddingBias(bias, to: a.intermediate, intoBFloat16: a.activatedBFloat16, rows: rows, columns: columns)
         } else {

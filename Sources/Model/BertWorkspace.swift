@@ -26,8 +26,6 @@ struct LayerActivations {
     let outputMean, outputRstd: UnsafeMutablePointer<Float>  // [T]
     let output: UnsafeMutablePointer<Float>  // [T, H], the layer output
     let hiddenSize: Int
-    /// The layer's index in the encoder.
-    let index: Int
 
     /// In mixed precision the GELU output is kept only in bf16, in the first half of `activated`'s bytes
     /// (written by a C kernel, read by oneDNN: never through a Swift `Float` view at the same time).
@@ -188,13 +186,13 @@ public final class BertWorkspace {
 
         embeddingSum = base + embSum; embeddingMean = base + embMean; embeddingRstd = base + embRstd
         embeddingOutput = base + embOut
-        layers = layerPlans.enumerated().map { index, lp in
+        layers = layerPlans.map { lp in
             LayerActivations(
                 qkv: base + lp.qkv, probabilities: base + lp.p,
                 context: base + lp.c, attentionSum: base + lp.aSum, attentionMean: base + lp.aMean,
                 attentionRstd: base + lp.aRstd, attentionOutput: base + lp.aOut, intermediate: base + lp.inter,
                 activated: base + lp.act, outputSum: base + lp.oSum, outputMean: base + lp.oMean,
-                outputRstd: base + lp.oRstd, output: base + lp.out, hiddenSize: h, index: index)
+                outputRstd: base + lp.oRstd, output: base + lp.out, hiddenSize: h)
         }
         dense = base + denseOffset; droppedProbabilities = base + droppedOffset
         gradientSum = base + gSum; gradientBranch = base + gBranch; gradientContext = base + gContext

@@ -78,7 +78,8 @@ public final class AdamW {
         guard let p = parameters.baseAddress, let g = gradients.baseAddress,
               let m = firstMoments.baseAddress, let v = secondMoments.baseAddress else { return }
         spans.forEachChunk(threads: threads, chunks: chunks, AdamWUpdate(
-            p: p, g: g, gradientScale: gradientScale, m: m, v: v, learningRate: learningRate, weightDecay: settings.weightDecay, bias1: bias1,
+            p: p, g: g, gradientScale: gradientScale, m: m, v: v, learningRate: learningRate,
+            weightDecay: settings.weightDecay, bias1: bias1,
             oneMinusBeta1: Float(1 - settings.beta1), beta2: Float(settings.beta2),
             oneMinusBeta2: Float(1 - settings.beta2), biasSqrt: Float(bias2Sqrt), eps: Float(settings.epsilon)))
     }
@@ -101,8 +102,7 @@ private struct AdamWUpdate: SpanChunkBody {
                 biasCorrection2Sqrt: biasSqrt, epsilon: eps)
             OptimizerKernels.adamWUpdate(
                 parameters: p + piece.arenaStart, gradients: g + piece.arenaStart, gradientScale: gradientScale,
-                firstMoments: m + piece.stateStart,
-                secondMoments: v + piece.stateStart, count: piece.count, step: step)
+                firstMoments: m + piece.stateStart, secondMoments: v + piece.stateStart, count: piece.count, step: step)
         }
     }
 }

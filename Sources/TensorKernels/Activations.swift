@@ -19,9 +19,7 @@ public enum GELU {
         _ bias: UnsafePointer<Float>, to preActivation: UnsafeMutablePointer<Float>,
         into output: UnsafeMutablePointer<Float>, rows: Int, columns: Int
     ) {
-        Parallel.forEachRange(
-            rows, grain: max(1, 16_384 / max(1, columns)),
-            BiasGELUForward(bias: bias, preActivation: preActivation, output: output, columns: columns))
+        forwardAddingBias(bias, to: preActivation, output: .float(output), rows: rows, columns: columns)
     }
 
     /// As `forwardAddingBias(_:to:into:rows:columns:)`, the output rounded to bf16 (a mixed-precision GEMM's
@@ -30,9 +28,16 @@ public enum GELU {
         _ bias: UnsafePointer<Float>, to preActivation: UnsafeMutablePointer<Float>,
         intoBFloat16 output: UnsafeMutablePointer<UInt16>, rows: Int, columns: Int
     ) {
+        forwardAddingBias(bias, to: preActivation, output: .bfloat16(output), rows: rows, columns: columns)
+    }
+
+    private static func forwardAddingBias(
+        _ bias: UnsafePointer<Float>, to preActivation: UnsafeMutablePointer<Float>, output: BiasGELUForward.Output,
+        rows: Int, columns: Int
+    ) {
         Parallel.forEachRange(
             rows, grain: max(1, 16_384 / max(1, columns)),
-            BiasGELUForwardBF16(bias: bias, preActivation: preActivation, output: output, columns: columns))
+            BiasGELUForward(bias: bias, preActivation: preActivation, output: output, columns: columns))
     }
 
     /// `inputGradient = outputGradient · GELU'(input)`; may alias `outputGradient`.
@@ -52,20 +57,18 @@ private struct GELUForward: ParallelBody {
 }
 
 private struct BiasGELUForward: ParallelBody {
-    let bias: UnsafePointer<Float>, preActivation: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
-    let columns: Int
-    func run(_ r: Range<Int>) {
-        let first = r.lowerBound * columns
-        mlm_bias_gelu_forward(preActivation + first, bias, output + first, r.count, columns)
+    enum Output {
+        case float(UnsafeMutablePointer<Float>)
+        case bfloat16(UnsafeMutablePointer<UInt16>)
     }
-}
-
-private struct BiasGELUForwardBF16: ParallelBody {
-    let bias: UnsafePointer<Float>, preActivation: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<UInt16>
+    let bias: UnsafePointer<Float>, preActivation: UnsafeMutablePointer<Float>, output: Output
     let columns: Int
     func run(_ r: Range<Int>) {
         let first = r.lowerBound * columns
-        mlm_bias_gelu_forward_bf16(preActivation + first, bias, output + first, r.count, columns)
+        switch output {
+        case .float(let y): mlm_bias_gelu_forward(preActivation + first, bias, y + first, r.count, columns)
+        case .bfloat16(let y): mlm_bias_gelu_forward_bf16(preActivation + first, bias, y + first, r.count, columns)
+        }
     }
 }
 

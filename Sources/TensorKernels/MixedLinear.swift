@@ -28,7 +28,7 @@ public enum MixedOperand {
     case bfloat16(UnsafePointer<UInt16>)
 
     /// The operand in bf16: itself, or its `count` values converted into `scratch`.
-    func bfloat16(count: Int, scratch: UnsafeMutablePointer<UInt16>) -> UnsafePointer<UInt16> {
+    func inBFloat16(count: Int, scratch: UnsafeMutablePointer<UInt16>) -> UnsafePointer<UInt16> {
         switch self {
         case .bfloat16(let values): return values
         case .float(let values):
@@ -51,7 +51,7 @@ public enum MixedLinear {
         if let bias { Bias.broadcastRows(bias, into: output, rows: rows, columns: outFeatures) }
         gemm.multiply(
             transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-            a: input.bfloat16(count: rows * inFeatures, scratch: scratch.first), lda: inFeatures, b: weight,
+            a: input.inBFloat16(count: rows * inFeatures, scratch: scratch.first), lda: inFeatures, b: weight,
             ldb: inFeatures, accumulate: bias != nil, c: output, ldc: outFeatures)
     }
 
@@ -74,7 +74,7 @@ public enum MixedLinear {
         if let weightGradient {
             gemm.multiply(
                 transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows, a: scratch.first,
-                lda: outFeatures, b: input.bfloat16(count: rows * inFeatures, scratch: scratch.second), ldb: inFeatures,
+                lda: outFeatures, b: input.inBFloat16(count: rows * inFeatures, scratch: scratch.second), ldb: inFeatures,
                 accumulate: true, c: weightGradient, ldc: inFeatures)
         }
         if let inputGradient {

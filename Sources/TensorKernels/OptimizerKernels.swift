@@ -29,8 +29,8 @@ public enum OptimizerKernels {
         firstMoments: UnsafeMutablePointer<Float>, secondMoments: UnsafeMutablePointer<Float>, count: Int,
         step: AdamWStep
     ) {
-        mlm_adamw_update(parameters, gradients, gradientScale, firstMoments, secondMoments, count, step.decayFactor == nil ? 0 : 1,
-                         step.decayFactor ?? 1, step.stepSize, step.oneMinusBeta1, step.beta2, step.oneMinusBeta2,
+        mlm_adamw_update(parameters, gradients, gradientScale, firstMoments, secondMoments, count,
+                         step.decayFactor == nil ? 0 : 1, step.decayFactor ?? 1, step.stepSize, step.oneMinusBeta1, step.beta2, step.oneMinusBeta2,
                          step.biasCorrection2Sqrt, step.epsilon)
     }
 
